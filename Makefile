@@ -1,0 +1,39 @@
+# Two commands do the main work on a fresh machine (Python 3.11 + pip):
+#   make report   run the main job on the embedded sample evidence
+#   make test     run the whole test suite
+# Both create (once) and reuse a local virtual environment in .venv/.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+BUNDLE ?= sample:waiting_for_fiber
+
+.PHONY: report test lint bench clean help
+
+help:
+	@echo "make report [BUNDLE=...]  evidence inventory and parsed tables for BUNDLE (default $(BUNDLE))"
+	@echo "make test                 the whole test suite"
+	@echo "make lint                 ruff + mypy"
+	@echo "make bench                ingress parser benchmark (prints ratios)"
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+report: $(BIN)/.installed
+	$(BIN)/panda-analysis inventory $(BUNDLE) --tables
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check panda_analysis tests benchmarks
+	$(BIN)/mypy panda_analysis
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/ingress_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache
