@@ -1,0 +1,43 @@
+"""panda_analysis: incident analysis for the Panda / Prisma fiber-sensing platform.
+
+Package map
+-----------
+``pa.load_bundle(path)``      open evidence: a directory, a ``.tar.gz`` or ``sample:<name>``
+``pa.Bundle``                 an opened bundle: ``inventory()``, ``frames()``, ``save()``
+``pa.BundleWriter``           write a ``panda-bundle/1`` bundle (directory or ``.tar.gz``)
+``pa.parse``                  evidence → DataFrames: ``ingress``, ``focus``, ``rabbitmq_log``,
+                              ``analyzer``, ``pods``, ``restarts``, ``events``, ``jobs``,
+                              ``pods_text``, ``live_metadata``, ``job_metadata``, ``queues``,
+                              ``consumers``, ``mongo``, ... and ``frames(bundle)`` for all
+``pa.schema``                 one declaration per frame (columns, dtypes, meanings)
+``pa.Frames``                 every frame of one bundle
+``pa.samples``                embedded sample bundles (the default evidence)
+``pa.errors``                 ``PandaAnalysisError`` and friends
+
+Examples
+--------
+>>> import panda_analysis as pa
+>>> bundle = pa.load_bundle("sample:waiting_for_fiber")
+>>> frames = bundle.frames()
+>>> frames.live_metadata["sw_version"].iloc[0]
+'waiting for fiber'
+"""
+
+from __future__ import annotations
+
+from panda_analysis import errors, parse, samples, schema
+from panda_analysis.bundle import Bundle, BundleWriter, load_bundle
+from panda_analysis.schema import Frames
+
+__all__ = [
+    "Bundle",
+    "BundleWriter",
+    "Frames",
+    "errors",
+    "load_bundle",
+    "parse",
+    "samples",
+    "schema",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,153 @@
+"""The ``panda-analysis`` command (thin over the library).
+
+Exit status: 0 success, 2 usage or bundle error (later commands add 1 for critical
+findings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+from panda_analysis import samples
+from panda_analysis.bundle import Bundle, load_bundle
+from panda_analysis.errors import PandaAnalysisError
+
+__all__ = ["main"]
+
+log = logging.getLogger("panda_analysis.cli")
+
+#: Columns whose top values summarise a frame (``inventory --tables``).
+SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ingress": ("status", "route", "remote_addr"),
+    "ingress_messages": ("kind", "level"),
+    "focus": ("level", "kind", "status", "exception_type", "config_id"),
+    "rabbitmq_log": ("level",),
+    "analyzer": ("event", "job_id"),
+    "other_logs": ("pod",),
+    "pods": ("phase", "app"),
+    "restarts": ("container", "last_reason", "waiting_reason"),
+    "events": ("reason", "type"),
+    "jobs": ("condition",),
+    "services": ("type",),
+    "endpoints": ("service",),
+    "pods_text": ("status",),
+    "live_metadata": ("sw_version", "prr", "status"),
+    "job_metadata": ("job_id", "status"),
+    "queues": ("queue",),
+    "consumers": ("queue",),
+    "rabbitmq_overview": ("rabbitmq_version",),
+    "mongo": ("collection",),
+}
+
+
+def _fmt_ts(value: object) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return "-"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[arg-type]
+
+
+def _print_inventory(bundle: Bundle, *, out: object) -> None:
+    inv = bundle.inventory()
+    created = bundle.manifest.get("created_at", "unknown")
+    print(f"Bundle {bundle.origin}  (format {bundle.format}, created {created})", file=out)  # type: ignore[arg-type]
+    header = f"{'part':<18} {'files':>5} {'rows':>7} {'unparsed':>8}  {'first (UTC)':<19}  {'last (UTC)':<19}"
+    print(header, file=out)  # type: ignore[arg-type]
+    print("-" * len(header), file=out)  # type: ignore[arg-type]
+    for row in inv.itertuples(index=False):
+        if row.part == "unrecognised" and not row.files:
+            continue
+        rows = "-" if not row.present else str(row.rows)
+        line = (
+            f"{row.part:<18} {row.files:>5} {rows:>7} {row.unparsed:>8}  "
+            f"{_fmt_ts(row.first_ts):<19}  {_fmt_ts(row.last_ts):<19}"
+        )
+        if not row.present:
+            line += "  (no evidence)"
+        print(line, file=out)  # type: ignore[arg-type]
+    bad = inv[inv["unparsed"] > 0]
+    for row in bad.itertuples(index=False):
+        print(f"  unparsed in {row.part}: {row.unparsed} line(s), e.g. {row.unparsed_sample}", file=out)  # type: ignore[arg-type]
+    strays = inv[(inv["part"] == "unrecognised") & (inv["files"] > 0)]
+    for row in strays.itertuples(index=False):
+        print(f"  {row.files} file(s) no parser reads, e.g. {row.unparsed_sample}", file=out)  # type: ignore[arg-type]
+
+
+def _print_tables(bundle: Bundle, *, out: object) -> None:
+    for name, df in bundle.frames().items():
+        if df.empty:
+            continue
+        print(f"\n== {name}: {len(df)} rows, {_fmt_ts(df['ts'].min())} .. {_fmt_ts(df['ts'].max())} UTC", file=out)  # type: ignore[arg-type]
+        for column in SUMMARY_COLUMNS.get(name, ()):
+            counts = df[column].value_counts(dropna=True)
+            if counts.empty:
+                continue
+            top = ", ".join(f"{value} ×{count}" for value, count in counts.head(5).items())
+            more = f" (+{len(counts) - 5} more)" if len(counts) > 5 else ""
+            print(f"   {column}: {top}{more}", file=out)  # type: ignore[arg-type]
+
+
+def _cmd_inventory(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    if args.json:
+        inv = bundle.inventory()
+        records = json.loads(inv.to_json(orient="records", date_format="iso", date_unit="ns"))
+        print(json.dumps(records, indent=2))
+        return 0
+    _print_inventory(bundle, out=sys.stdout)
+    if args.tables:
+        _print_tables(bundle, out=sys.stdout)
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    for name in samples.names():
+        doc = (getattr(samples, name).__doc__ or "").strip().splitlines()[0]
+        print(f"sample:{name:<20} {doc}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="panda-analysis",
+        description="Incident analysis for the Panda / Prisma platform: read an evidence bundle, "
+        "parse its logs into tables, diagnose.",
+        epilog="BUNDLE is a directory, a .tar.gz of one, or sample:<name> (see `panda-analysis samples`).",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    inv = sub.add_parser("inventory", help="list what a bundle holds and how much of it parsed")
+    inv.add_argument("bundle", metavar="BUNDLE", help="bundle directory, .tar.gz, or sample:<name>")
+    inv.add_argument("--tables", action="store_true", help="also summarise every parsed table")
+    inv.add_argument("--json", action="store_true", help="print the inventory as JSON")
+    inv.set_defaults(func=_cmd_inventory)
+
+    smp = sub.add_parser("samples", help="list the embedded sample bundles")
+    smp.set_defaults(func=_cmd_samples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except PandaAnalysisError as err:
+        print(f"panda-analysis: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `panda-analysis inventory ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

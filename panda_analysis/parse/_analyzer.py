@@ -1,0 +1,15 @@
+"""STUB: to be replaced by the real parser."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from panda_analysis import schema
+
+
+def _frames(source) -> dict[str, pd.DataFrame]:
+    return {"analyzer": schema.ANALYZER.empty()}
+
+
+def analyzer(source) -> pd.DataFrame:
+    return _frames(source)["analyzer"]
