@@ -312,6 +312,8 @@ class Bundle:
                     container=container, is_previous=previous,
                 )
             )
+        # a container's previous (crashed) log comes before its current one: time order
+        out.sort(key=lambda f: (f.name.removesuffix(".log").removesuffix(".previous"), not f.is_previous))
         return out
 
     def unrecognised(self) -> list[str]:

@@ -37,6 +37,7 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO) -> dict[str, pd.Da
     return {"other_logs": schema.OTHER_LOGS.conform(pd.DataFrame(columns))}
 
 
+@schema.documented(schema.OTHER_LOGS)
 def other_logs(source: Bundle | str | os.PathLike[str] | TextIO) -> pd.DataFrame:
     """Parse container logs of no specific family into one row per non-blank line.
 
