@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 import pandas as pd
 
@@ -49,16 +50,16 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
 def _fmt_ts(value: object) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return "-"
-    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[arg-type]
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _print_inventory(bundle: Bundle, *, out: object) -> None:
+def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
     inv = bundle.inventory()
     created = bundle.manifest.get("created_at", "unknown")
-    print(f"Bundle {bundle.origin}  (format {bundle.format}, created {created})", file=out)  # type: ignore[arg-type]
+    print(f"Bundle {bundle.origin}  (format {bundle.format}, created {created})", file=out)
     header = f"{'part':<18} {'files':>5} {'rows':>7} {'unparsed':>8}  {'first (UTC)':<19}  {'last (UTC)':<19}"
-    print(header, file=out)  # type: ignore[arg-type]
-    print("-" * len(header), file=out)  # type: ignore[arg-type]
+    print(header, file=out)
+    print("-" * len(header), file=out)
     for row in inv.itertuples(index=False):
         if row.part == "unrecognised" and not row.files:
             continue
@@ -69,27 +70,27 @@ def _print_inventory(bundle: Bundle, *, out: object) -> None:
         )
         if not row.present:
             line += "  (no evidence)"
-        print(line, file=out)  # type: ignore[arg-type]
+        print(line, file=out)
     bad = inv[inv["unparsed"] > 0]
     for row in bad.itertuples(index=False):
-        print(f"  unparsed in {row.part}: {row.unparsed} line(s), e.g. {row.unparsed_sample}", file=out)  # type: ignore[arg-type]
+        print(f"  unparsed in {row.part}: {row.unparsed} line(s), e.g. {row.unparsed_sample}", file=out)
     strays = inv[(inv["part"] == "unrecognised") & (inv["files"] > 0)]
     for row in strays.itertuples(index=False):
-        print(f"  {row.files} file(s) no parser reads, e.g. {row.unparsed_sample}", file=out)  # type: ignore[arg-type]
+        print(f"  {row.files} file(s) no parser reads, e.g. {row.unparsed_sample}", file=out)
 
 
-def _print_tables(bundle: Bundle, *, out: object) -> None:
+def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
     for name, df in bundle.frames().items():
         if df.empty:
             continue
-        print(f"\n== {name}: {len(df)} rows, {_fmt_ts(df['ts'].min())} .. {_fmt_ts(df['ts'].max())} UTC", file=out)  # type: ignore[arg-type]
+        print(f"\n== {name}: {len(df)} rows, {_fmt_ts(df['ts'].min())} .. {_fmt_ts(df['ts'].max())} UTC", file=out)
         for column in SUMMARY_COLUMNS.get(name, ()):
             counts = df[column].value_counts(dropna=True)
             if counts.empty:
                 continue
             top = ", ".join(f"{value} ×{count}" for value, count in counts.head(5).items())
             more = f" (+{len(counts) - 5} more)" if len(counts) > 5 else ""
-            print(f"   {column}: {top}{more}", file=out)  # type: ignore[arg-type]
+            print(f"   {column}: {top}{more}", file=out)
 
 
 def _cmd_inventory(args: argparse.Namespace) -> int:

@@ -135,7 +135,7 @@ def test_archive_links_and_special_files_are_refused(tmp_path, kind):
     info.type = kind
     info.linkname = "/etc/shadow"
     archive = _tar(tmp_path / "links.tar.gz", [_file("manifest.json", MANIFEST), (info, None)])
-    with pytest.raises(BundleError, match="link|special file"):
+    with pytest.raises(BundleError, match=r"link|special file"):
         pa.load_bundle(archive)
 
 
@@ -244,8 +244,9 @@ def test_writer_makes_a_bundle_that_reads_back(tmp_path):
 
 
 def test_writer_refuses_escaping_paths_and_existing_output(tmp_path):
-    with pytest.raises(BundleError, match="must be a relative file path"), BundleWriter(tmp_path / "o") as w:
-        w.add_text("../outside.txt", "x")
+    writer = BundleWriter(tmp_path / "o")
+    with pytest.raises(BundleError, match="must be a relative file path"):
+        writer.add_text("../outside.txt", "x")
     assert not (tmp_path / "outside.txt").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("keep me")
@@ -255,7 +256,12 @@ def test_writer_refuses_escaping_paths_and_existing_output(tmp_path):
 
 def test_writer_archive_is_not_left_half_written_on_error(tmp_path):
     target = tmp_path / "out.tar.gz"
-    with pytest.raises(RuntimeError), BundleWriter(target) as w:
-        w.add_text("k8s/pods.txt", "NAME\n")
-        raise RuntimeError("collector failed")
+
+    def collect() -> None:
+        with BundleWriter(target) as w:
+            w.add_text("k8s/pods.txt", "NAME\n")
+            raise RuntimeError("collector failed")
+
+    with pytest.raises(RuntimeError, match="collector failed"):
+        collect()
     assert not target.exists()

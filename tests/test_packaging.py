@@ -54,9 +54,11 @@ def test_readme_frame_tables_match_the_schema():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("readme_frames", ROOT / "tools" / "readme_frames.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert module.START in text and module.END in text
+    assert module.START in text
+    assert module.END in text
     assert module.updated(text) == text, "README.md frame tables are stale: run python tools/readme_frames.py --write"
