@@ -11,6 +11,8 @@ Package map
                               ``consumers``, ``mongo``, ... and ``frames(bundle)`` for all
 ``pa.schema``                 one declaration per frame (columns, dtypes, meanings)
 ``pa.Frames``                 every frame of one bundle
+``pa.diagnose``               frames → findings: ``run(frames)`` and one rule per problem family
+``pa.findings``               ``Finding``/``Evidence`` values, ``table()``, ``to_json()``
 ``pa.samples``                embedded sample bundles (the default evidence)
 ``pa.errors``                 ``PandaAnalysisError`` and friends
 
@@ -25,7 +27,7 @@ Examples
 
 from __future__ import annotations
 
-from panda_analysis import errors, parse, samples, schema
+from panda_analysis import diagnose, errors, findings, parse, samples, schema
 from panda_analysis.bundle import Bundle, BundleWriter, load_bundle
 from panda_analysis.schema import Frames
 
@@ -33,7 +35,9 @@ __all__ = [
     "Bundle",
     "BundleWriter",
     "Frames",
+    "diagnose",
     "errors",
+    "findings",
     "load_bundle",
     "parse",
     "samples",

@@ -77,7 +77,7 @@ class LogFile:
             return self.path.read_bytes()
         assert self.stream is not None
         data = self.stream.read()
-        return data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+        return data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
 
     def read_text(self) -> str:
         """Return the content decoded as UTF-8, bad bytes replaced (never raises)."""
@@ -108,13 +108,13 @@ def resolve_sources(source: Bundle | str | os.PathLike[str] | TextIO, part: str)
     wrap it: ``io.StringIO(text)``). A path that does not exist raises
     :class:`FileNotFoundError` naming it.
     """
-    from panda_analysis.bundle import Bundle
+    from panda_analysis.bundle import is_bundle
 
-    if isinstance(source, Bundle):
+    if is_bundle(source):
         return source.sources(part)
     if isinstance(source, io.IOBase | io.TextIOBase) or hasattr(source, "read"):
         return [LogFile(name="<stream>", stream=source)]  # type: ignore[arg-type]
-    path = Path(source)
+    path = Path(source)  # type: ignore[arg-type]  # not a Bundle (checked above)
     if not path.is_file():
         msg = f"{path}: no such file (parsers take a path, a Bundle, or io.StringIO(text) for pasted text)"
         raise FileNotFoundError(msg)

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import pandas as pd
 
@@ -40,7 +40,7 @@ from panda_analysis.errors import BundleError
 if TYPE_CHECKING:
     from panda_analysis.schema import Frames
 
-__all__ = ["FORMAT", "Bundle", "BundleWriter", "TarLimits", "load_bundle"]
+__all__ = ["FORMAT", "Bundle", "BundleWriter", "TarLimits", "is_bundle", "load_bundle"]
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +391,11 @@ class Bundle:
         return writer.path
 
 
+def is_bundle(obj: object) -> TypeGuard[Bundle]:
+    """True for a :class:`Bundle` (also one whose module was imported twice, as doctest runners do)."""
+    return isinstance(obj, Bundle) or (type(obj).__name__ == "Bundle" and hasattr(obj, "sources"))
+
+
 def load_bundle(path: str | os.PathLike[str] | Bundle) -> Bundle:
     """Open an evidence bundle: a directory, a ``.tar.gz`` of one, or ``sample:<name>``.
 
@@ -403,9 +408,9 @@ def load_bundle(path: str | os.PathLike[str] | Bundle) -> Bundle:
     >>> pa.load_bundle("sample:waiting_for_fiber").manifest["format"]
     'panda-bundle/1'
     """
-    if isinstance(path, Bundle):
+    if is_bundle(path):
         return path
-    return Bundle.open(path)
+    return Bundle.open(cast("str | os.PathLike[str]", path))
 
 
 def _check_rel(rel: str) -> str:
@@ -428,7 +433,7 @@ class BundleWriter:
     >>> import tempfile, pathlib
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "evidence.tar.gz"
     >>> with BundleWriter(out, manifest={"source": "doctest"}) as w:
-    ...     w.add_text("k8s/pods.txt", "NAME READY STATUS RESTARTS AGE\\n")
+    ...     _ = w.add_text("k8s/pods.txt", "NAME READY STATUS RESTARTS AGE\\n")
     >>> load_bundle(out).files()
     ['k8s/pods.txt']
     """

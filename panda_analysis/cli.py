@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import TextIO
 
 import pandas as pd
 
-from panda_analysis import samples
+from panda_analysis import diagnose, samples
+from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import PandaAnalysisError
+from panda_analysis.findings import Code, Finding, Severity
 
 __all__ = ["main"]
 
@@ -106,6 +110,84 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inventory_line(bundle: Bundle) -> str:
+    """One line: what evidence there is, how much did not parse, what is missing."""
+    inv = bundle.inventory()
+    present = inv[inv["present"].fillna(False).astype(bool) & (inv["part"] != "unrecognised")]
+    absent = inv[~inv["present"].fillna(False).astype(bool) & (inv["part"] != "unrecognised")]
+    rows = int(present["rows"].sum())
+    unparsed = int(inv["unparsed"].sum())
+    first = present["first_ts"].min()
+    last = present["last_ts"].max()
+    span = f"{_fmt_ts(first)} .. {_fmt_ts(last)} UTC" if len(present) else "no timestamps"
+    text = (
+        f"Evidence: {len(present)} parts, {int(present['files'].sum())} files, {rows} rows, "
+        f"{unparsed} unparsed lines; {span}"
+    )
+    if len(absent):
+        text += f"; no evidence for {', '.join(absent['part'])}"
+    strays = inv.loc[inv["part"] == "unrecognised", "files"].iloc[0]
+    if strays:
+        text += f"; {strays} unrecognised files"
+    return text
+
+
+_COLOURS = {Severity.CRITICAL: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.INFO: "\033[36m"}
+
+
+def _print_findings(found: list[Finding], *, out: TextIO, colour: bool) -> None:
+    width = max(60, min(shutil.get_terminal_size((110, 24)).columns, 140))
+    wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
+    if not found:
+        print("No findings: nothing wrong in this evidence.", file=out)
+        return
+    counts = {s: sum(f.severity == s for f in found) for s in Severity}
+    print(
+        f"{len(found)} finding{'' if len(found) == 1 else 's'}: {counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning, "
+        f"{counts[Severity.INFO]} info (worst first)",
+        file=out,
+    )
+    for f in found:
+        sev = f.severity.value.upper()
+        if colour:
+            sev = f"{_COLOURS[f.severity]}{sev}\033[0m"
+        when = f"{_fmt_ts(f.first_seen)} .. {_fmt_ts(f.last_seen)} UTC"
+        print(f"\n{sev} {f.code}  {f.component}{f' [{f.subject}]' if f.subject else ''}  {when}", file=out)
+        print(wrap.fill(f.summary), file=out)
+        for e in f.evidence[:3]:
+            room = max(80, width - 8 - len(e.where))
+            text = " ".join(e.text.split())
+            print(f"    > {e.where}: {text if len(text) <= room else text[: room - 1] + '…'}", file=out)
+        for i, step in enumerate(f.next_steps, start=1):
+            print(textwrap.fill(step, width=width, initial_indent=f"    {i}. ", subsequent_indent="       "), file=out)
+        print(f"    runbook: {f.runbook}", file=out)
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    bundle = load_bundle(args.bundle)
+    try:
+        found = diagnose.run(bundle, only=args.only, since=args.since, until=args.until)
+    except ValueError as err:
+        print(f"panda-analysis: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(fnd.to_json(found), indent=2, ensure_ascii=False))
+    else:
+        print(f"Bundle {bundle.origin}  (created {bundle.manifest.get('created_at', 'unknown')})")
+        print(_inventory_line(bundle))
+        print()
+        _print_findings(found, out=sys.stdout, colour=args.color == "always" or (args.color == "auto" and sys.stdout.isatty()))
+    return 1 if any(f.severity == Severity.CRITICAL for f in found) else 0
+
+
+def _code(text: str) -> Code:
+    try:
+        return Code(text.upper())
+    except ValueError:
+        msg = f"unknown finding code {text!r}; codes are: {', '.join(c.value for c in Code)}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     for name in samples.names():
         doc = (getattr(samples, name).__doc__ or "").strip().splitlines()[0]
@@ -129,6 +211,20 @@ def _parser() -> argparse.ArgumentParser:
     inv.add_argument("--tables", action="store_true", help="also summarise every parsed table")
     inv.add_argument("--json", action="store_true", help="print the inventory as JSON")
     inv.set_defaults(func=_cmd_inventory)
+
+    dia = sub.add_parser(
+        "diagnose",
+        help="diagnose a bundle: findings worst first",
+        description="Run every diagnostic rule on BUNDLE and print the findings, worst first. "
+        "Exit status: 0 no critical finding, 1 at least one critical finding, 2 usage or bundle error.",
+    )
+    dia.add_argument("bundle", metavar="BUNDLE", help="bundle directory, .tar.gz, or sample:<name>")
+    dia.add_argument("--json", action="store_true", help="print the findings as JSON (the DESIGN.md contract)")
+    dia.add_argument("--only", nargs="+", type=_code, metavar="CODE", help="keep only these finding codes")
+    dia.add_argument("--since", metavar="TIME", help="keep findings seen after TIME (ISO-8601 UTC, or e.g. 2h before the bundle's created_at)")
+    dia.add_argument("--until", metavar="TIME", help="keep findings seen before TIME (same forms as --since)")
+    dia.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour severities (default: auto)")
+    dia.set_defaults(func=_cmd_diagnose)
 
     smp = sub.add_parser("samples", help="list the embedded sample bundles")
     smp.set_defaults(func=_cmd_samples)

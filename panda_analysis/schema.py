@@ -79,6 +79,9 @@ def _cast(series: pd.Series, dtype: str) -> pd.Series:
     return series.astype(dtype)
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 @dataclass(frozen=True)
 class FrameSchema:
     """The declaration of one frame: its name, purpose and ordered columns."""
@@ -98,8 +101,13 @@ class FrameSchema:
         return {c.name: c.dtype for c in self.columns}
 
     def empty(self) -> pd.DataFrame:
-        """An empty frame with every column at its dtype."""
-        return self.conform(pd.DataFrame({name: [] for name in self.names}))
+        """An empty frame with every column at its dtype (a fresh copy each call)."""
+        cached = _EMPTY.get(self.name)
+        if cached is None:
+            cached = _EMPTY[self.name] = self.conform(pd.DataFrame({name: [] for name in self.names}))
+        out = cached.copy()
+        out.attrs = {"schema": self.name, "unparsed": 0, "unparsed_sample": []}
+        return out
 
     def conform(
         self,
@@ -123,7 +131,7 @@ class FrameSchema:
             else:
                 series = pd.Series([None] * n, index=frame.index, dtype="object")
             data[column.name] = _cast(series, column.dtype)
-        out = pd.DataFrame(data, index=pd.RangeIndex(n))
+        out = pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
         out.attrs = {
             "schema": self.name,
             "unparsed": int(unparsed),
@@ -192,7 +200,7 @@ INGRESS = _schema(
     *_WHERE,
     *_LOG,
     ("log_format", "category", "`upstreaminfo`, `combined` or `json`"),
-    ("remote_addr", "string", "client address (`$remote_addr`, IPv4 or IPv6)"),
+    ("remote_addr", "category", "client address (`$remote_addr`, IPv4 or IPv6)"),
     ("remote_user", "string", "`$remote_user` (null for `-`)"),
     ("method", "category", "HTTP method"),
     ("path", "string", "request path without the query string"),
@@ -202,15 +210,15 @@ INGRESS = _schema(
     ("status", "Int16", "response status sent to the client"),
     ("body_bytes", "Int64", "`$body_bytes_sent`"),
     ("referer", "string", "`$http_referer` (null for `-`)"),
-    ("user_agent", "string", "`$http_user_agent` (null for `-`)"),
+    ("user_agent", "category", "`$http_user_agent` (null for `-`)"),
     ("request_length_bytes", "Int64", "`$request_length` (request line, headers and body)"),
     ("request_time_s", "float64", "`$request_time`, seconds"),
     ("proxy_upstream_name", "category", "`$proxy_upstream_name`, e.g. `panda-focus-server-5000`"),
     ("proxy_alternative_upstream_name", "category", "`$proxy_alternative_upstream_name` (canary)"),
-    ("upstream_addr", "string", "`$upstream_addr` as logged, e.g. `10.0.0.1:80, 10.0.0.2:80`"),
+    ("upstream_addr", "category", "`$upstream_addr` as logged, e.g. `10.0.0.1:80, 10.0.0.2:80`"),
     ("upstream_response_length", "string", "`$upstream_response_length` as logged"),
     ("upstream_response_time", "string", "`$upstream_response_time` as logged"),
-    ("upstream_status", "string", "`$upstream_status` as logged, e.g. `502, 200`"),
+    ("upstream_status", "category", "`$upstream_status` as logged, e.g. `502, 200`"),
     ("upstream_count", "Int16", "number of upstreams tried (entries in `upstream_addr`)"),
     ("upstream_response_length_bytes", "Int64", "length from the last upstream tried (the one that answered)"),
     ("upstream_response_time_s", "float64", "sum of the upstream response times of all attempts, seconds"),

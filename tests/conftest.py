@@ -21,7 +21,7 @@ def make_bundle(tmp_path: Path) -> BundleFactory:
     """
     counter = {"n": 0}
 
-    def build(files: dict[str, object], *, manifest: dict | None | str = "default") -> Path:
+    def build(files: dict[str, object], *, manifest: dict | str | None = "default") -> Path:
         counter["n"] += 1
         root = tmp_path / f"bundle{counter['n']}"
         root.mkdir()

@@ -23,7 +23,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from panda_analysis.bundle import Bundle, load_bundle
+from panda_analysis.bundle import Bundle, is_bundle, load_bundle
 from panda_analysis.parse import _analyzer, _focus, _http, _ingress, _k8s, _logs, _mongo, _rabbitmq, _snapshots
 from panda_analysis.parse._analyzer import analyzer
 from panda_analysis.parse._focus import focus
@@ -68,7 +68,7 @@ def frames(source: Bundle | str | os.PathLike[str] | TextIO) -> Frames:
     ``source`` is a Bundle or anything :func:`~panda_analysis.bundle.load_bundle` opens
     (directory, ``.tar.gz``, ``sample:<name>``). Missing parts give empty frames.
     """
-    if isinstance(source, Bundle):
+    if is_bundle(source):
         bundle = source
     elif isinstance(source, str | os.PathLike):
         bundle = load_bundle(source)

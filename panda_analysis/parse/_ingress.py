@@ -1,19 +1,1246 @@
-"""STUB: to be replaced by the real parser."""
+"""ingress-nginx controller logs → ``ingress`` (one row per request) and ``ingress_messages``.
+
+Lines read (each with or without the kubelet prefix ``2025-11-13T12:08:41.123456789Z ``):
+
+* access lines in the controller's default ``upstreaminfo`` log format::
+
+    $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+    "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name]
+    [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length
+    $upstream_response_time $upstream_status $req_id
+
+  (``$req_id`` may be missing); lists of upstreams (``10.0.0.1:80, 10.0.0.2:80``, and the
+  `` : `` nginx writes when it switches upstream groups) are kept as logged and summarised
+  (count, last status, last length, summed time);
+* access lines in nginx's ``combined`` format (the first ten fields above);
+* access lines as one JSON object per line (``log-format-escape-json`` with a custom
+  ``log-format-upstream``; keys as people usually name them: ``time``/``time_iso8601``/
+  ``time_local``/``msec``, ``request`` or ``method`` + ``uri``/``path`` (+ ``args``), ``status``,
+  ``req_id``/``request_id``, ...; values may be strings or numbers);
+* the controller's own klog lines (``I1108 13:18:33.123456       7 controller.go:190] ...``)
+  and nginx error-log lines (``2025/11/08 13:18:35 [error] 41#41: *12345 ...``) → the
+  ``ingress_messages`` frame. klog has no year: it is taken from the kubelet prefix, else
+  from the nearest access line of the same file, else the current year (whichever year puts
+  the line closest to that reference, so a log crossing New Year stays in order).
+
+Everything else (the ``NGINX Ingress controller`` start-up banner, random text) is counted in
+``df.attrs["unparsed"]`` of the ``ingress`` frame, with a sample.
+
+How it is fast: a file is cut into pieces at line ends; each piece is tokenised by
+``pyarrow.csv`` (space-delimited, ``"`` quoting) in worker threads, and the tokens of the
+file's dominant layout are validated column-wise (mostly on dictionary-encoded unique values).
+Lines with another shape (multi-upstream lists, klog / error lines, escaped quotes, JSON, ...)
+take the per-line path. Both paths produce the same raw fields and share one conversion
+step, and the per-line path tokenises exactly like pyarrow, so they give identical rows
+(tests compare them).
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TextIO
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from panda_analysis import schema
+from panda_analysis._lines import LogFile, Unparsed, resolve_sources
+from panda_analysis.bundle import Bundle
+from panda_analysis.parse._common import normalize_level, route_template
+
+__all__ = ["ingress", "ingress_messages"]
+
+#: Bytes per piece handed to one worker (cut at a line end).
+_PIECE_BYTES = 8 * 1024 * 1024
+_NAT = np.iinfo(np.int64).min
+_NS = 1_000_000_000
+
+# ---------------------------------------------------------------- token grammar
+# Every pattern uses ASCII classes only, so that Python's `re` and pyarrow's RE2 agree.
+_KTS = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_KUBELET = re.compile(_KTS + " ")
+_KTS_RE2 = f"^{_KTS}$"
+
+# token kind → full-match pattern (used on tokens by the per-line path and on the unique
+# values of dictionary-encoded token columns by the fast path: the same Python code)
+_KINDS: dict[str, re.Pattern[str]] = {
+    "dash": re.compile(r"-"),
+    "word": re.compile(r'[^ "]+'),
+    "text": re.compile(r'[^"]*'),
+    "time_a": re.compile(r"\[[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}"),
+    "time_b": re.compile(r"[+-][0-9]{4}\]"),
+    "status": re.compile(r"[0-9]{3}"),
+    "int": re.compile(r"[0-9]+|-"),
+    "float": re.compile(r"[0-9]+(?:\.[0-9]+)?|-"),
+    "name": re.compile(r'\[[^\[\] "]*\]'),
+    "addr": re.compile(r'[^ ",]+'),
+    "ustatus": re.compile(r"[0-9]{3}|-"),
+}
+
+# raw fields every access row is reduced to, before conversion. "S" fields stay pyarrow
+# string arrays (high cardinality); "D" fields are (unique values, codes) pairs.
+_S_FIELDS = ("kubelet_ts", "req_id")
+_D_FIELDS = (
+    "remote_addr",
+    "log_format",
+    "remote_user",
+    "time_a",
+    "time_b",
+    "time_iso",
+    "request",
+    "status",
+    "body_bytes_sent",
+    "http_referer",
+    "http_user_agent",
+    "request_length",
+    "request_time",
+    "proxy_upstream_name",
+    "proxy_alternative_upstream_name",
+    "upstream_addr",
+    "upstream_response_length",
+    "upstream_response_time",
+    "upstream_status",
+)
+_RAW = _S_FIELDS + _D_FIELDS
+_RAW_INDEX = {name: i for i, name in enumerate(_RAW)}
+
+# token layouts: (raw field or None, kind) per space-separated token
+_UPSTREAMINFO: tuple[tuple[str | None, str], ...] = (
+    ("remote_addr", "word"),
+    (None, "dash"),
+    ("remote_user", "word"),
+    ("time_a", "time_a"),
+    ("time_b", "time_b"),
+    ("request", "text"),
+    ("status", "status"),
+    ("body_bytes_sent", "int"),
+    ("http_referer", "text"),
+    ("http_user_agent", "text"),
+    ("request_length", "int"),
+    ("request_time", "float"),
+    ("proxy_upstream_name", "name"),
+    ("proxy_alternative_upstream_name", "name"),
+    ("upstream_addr", "addr"),
+    ("upstream_response_length", "int"),
+    ("upstream_response_time", "float"),
+    ("upstream_status", "ustatus"),
+    ("req_id", "word"),
+)
+_LAYOUTS: dict[int, tuple[str, tuple[tuple[str | None, str], ...]]] = {
+    19: ("upstreaminfo", _UPSTREAMINFO),
+    18: ("upstreaminfo", _UPSTREAMINFO[:18]),
+    10: ("combined", _UPSTREAMINFO[:10]),
+}
+
+# the per-line regexes for lines the tokeniser cannot split into a layout (escaped quotes
+# `\"`, upstream lists)
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_TIME = r"\[([0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}) ([+-][0-9]{4})\]"
 
 
-def _frames(source) -> dict[str, pd.DataFrame]:
-    return {"ingress": schema.INGRESS.empty(), "ingress_messages": schema.INGRESS_MESSAGES.empty()}
+def _list(elem: str) -> str:
+    return rf"({elem}(?:(?:, | : ){elem})*)"
 
 
-def ingress(source) -> pd.DataFrame:
+_COMBINED_HEAD = rf'([^ "]+) - ([^ "]+) {_TIME} {_QUOTED} ([0-9]{{3}}) ([0-9]+|-) {_QUOTED} {_QUOTED}'
+_COMBINED_RE = re.compile(_COMBINED_HEAD)
+_UPSTREAMINFO_RE = re.compile(
+    _COMBINED_HEAD
+    + r" ([0-9]+|-) ([0-9]+(?:\.[0-9]+)?|-) \[([^\[\] \"]*)\] \[([^\[\] \"]*)\] "
+    + _list(r'[^ ",]+')
+    + " "
+    + _list(r"(?:[0-9]+|-)")
+    + " "
+    + _list(r"(?:[0-9]+(?:\.[0-9]+)?|-)")
+    + " "
+    + _list(r"(?:[0-9]{3}|-)")
+    + r'(?: ([^ "]+))?'
+)
+_KLOG = re.compile(
+    r"([IWEF])([0-9]{2})([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6}) +[0-9]+ "
+    r"([^ \]]+:[0-9]+)\] ?(.*)"
+)
+_NGINX_ERROR = re.compile(
+    r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) \[([a-z]+)\] "
+    r"([0-9]+#[0-9]+): (?:(\*[0-9]+) )?(.*)"
+)
+_MAYBE_MESSAGE = re.compile(r"[IWEF][0-9]|[0-9]{4}/")
+_ERROR_FIELD = re.compile(r'(?:^|, )([a-z_]+): ("(?:[^"\\]|\\.)*"|[^,]*)')
+_TIME_LOCAL = re.compile(r"([0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2}) ([+-][0-9]{4})")
+_TIME_A = re.compile(r"\[([0-9]{2})/([A-Za-z]{3})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+_OFFSET = re.compile(r"([+-])([0-9]{2})([0-9]{2})\]")
+_REQUEST = re.compile(r"([A-Za-z][A-Za-z0-9_-]*) ([^ ]+)(?: (HTTP/[0-9.]+))?")
+_SEP = re.compile(r", | : ")
+_DIGITS = re.compile(r"[0-9]+")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_ESCAPE = re.compile(r'\\x([0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})|\\(["\\/bfnrt])')
+_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+# JSON keys, first present wins
+_JSON_KEYS: dict[str, tuple[str, ...]] = {
+    "remote_addr": ("remote_addr", "client_ip", "remote_ip", "client"),
+    "remote_user": ("remote_user", "user"),
+    "request": ("request",),
+    "method": ("method", "request_method"),
+    "uri": ("uri", "request_uri", "path", "request_path"),
+    "args": ("args", "query_string", "query"),
+    "protocol": ("protocol", "server_protocol"),
+    "status": ("status", "status_code"),
+    "body_bytes_sent": ("body_bytes_sent", "body_bytes", "bytes_sent"),
+    "http_referer": ("http_referer", "referer", "referrer", "http_referrer"),
+    "http_user_agent": ("http_user_agent", "user_agent", "useragent"),
+    "request_length": ("request_length",),
+    "request_time": ("request_time", "duration"),
+    "proxy_upstream_name": ("proxy_upstream_name", "upstream_name"),
+    "proxy_alternative_upstream_name": ("proxy_alternative_upstream_name",),
+    "upstream_addr": ("upstream_addr", "upstream"),
+    "upstream_response_length": ("upstream_response_length",),
+    "upstream_response_time": ("upstream_response_time",),
+    "upstream_status": ("upstream_status",),
+    "req_id": ("req_id", "request_id", "requestID", "x_request_id"),
+    "time": ("time_iso8601", "time", "timestamp", "@timestamp", "time_local", "msec", "ts"),
+}
+_UPSTREAM_FIELDS = ("upstream_addr", "upstream_response_length", "upstream_response_time", "upstream_status")
+
+
+# ---------------------------------------------------------------- per-line path
+def _tokenize(text: str) -> list[str]:
+    """Split ``text`` on spaces exactly as ``pyarrow.csv`` does with ``quote_char='"'``.
+
+    A field that starts with ``"`` runs to the next ``"`` (spaces included); whatever follows
+    that quote up to the next space is appended as is. No escapes, no doubled quotes.
+    """
+    tokens = []
+    pos = 0
+    end = len(text)
+    while True:
+        if pos < end and text[pos] == '"':
+            close = text.find('"', pos + 1)
+            if close < 0:
+                tokens.append(text[pos + 1 :])
+                return tokens
+            space = text.find(" ", close + 1)
+            if space < 0:
+                tokens.append(text[pos + 1 : close] + text[close + 1 :])
+                return tokens
+            tokens.append(text[pos + 1 : close] + text[close + 1 : space])
+        else:
+            space = text.find(" ", pos)
+            if space < 0:
+                tokens.append(text[pos:])
+                return tokens
+            tokens.append(text[pos:space])
+        pos = space + 1
+
+
+@dataclass(slots=True)
+class _Access:
+    line_no: int
+    values: list[str | None]
+
+
+@dataclass(slots=True)
+class _Message:
+    line_no: int
+    kubelet_ts: str | None
+    kind: str
+    level: str | None
+    location: str | None
+    message: str
+    when: tuple[int, ...]  # (y, mo, d, h, mi, s, us) with y == 0 for klog (no year)
+    client: str | None = None
+    server: str | None = None
+    request: str | None = None
+    upstream: str | None = None
+
+
+def _raw(kubelet_ts: str | None, log_format: str, **values: str | None) -> list[str | None]:
+    row: list[str | None] = [None] * len(_RAW)
+    row[_RAW_INDEX["kubelet_ts"]] = kubelet_ts
+    row[_RAW_INDEX["log_format"]] = log_format
+    for name, value in values.items():
+        row[_RAW_INDEX[name]] = value
+    return row
+
+
+def _from_tokens(tokens: list[str], kubelet_ts: str | None) -> list[str | None] | None:
+    layout = _LAYOUTS.get(len(tokens))
+    if layout is None:
+        return None
+    log_format, fields = layout
+    row: list[str | None] = [None] * len(_RAW)
+    for token, (name, kind) in zip(tokens, fields, strict=True):
+        if _KINDS[kind].fullmatch(token) is None:
+            return None
+        if name is not None:
+            row[_RAW_INDEX[name]] = token
+    row[_RAW_INDEX["kubelet_ts"]] = kubelet_ts
+    row[_RAW_INDEX["log_format"]] = log_format
+    return row
+
+
+def _from_regex(text: str, kubelet_ts: str | None) -> list[str | None] | None:
+    match = _UPSTREAMINFO_RE.fullmatch(text)
+    log_format = "upstreaminfo"
+    if match is None:
+        match = _COMBINED_RE.fullmatch(text)
+        log_format = "combined"
+        if match is None:
+            return None
+    g = match.groups()
+    values: dict[str, str | None] = {
+        "remote_addr": g[0],
+        "remote_user": g[1],
+        "time_a": f"[{g[2]}",
+        "time_b": f"{g[3]}]",
+        "request": g[4],
+        "status": g[5],
+        "body_bytes_sent": g[6],
+        "http_referer": g[7],
+        "http_user_agent": g[8],
+    }
+    if log_format == "upstreaminfo":
+        values.update(
+            request_length=g[9],
+            request_time=g[10],
+            proxy_upstream_name=f"[{g[11]}]",
+            proxy_alternative_upstream_name=f"[{g[12]}]",
+            upstream_addr=g[13],
+            upstream_response_length=g[14],
+            upstream_response_time=g[15],
+            upstream_status=g[16],
+            req_id=g[17],
+        )
+    return _raw(kubelet_ts, log_format, **values)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _from_json(text: str, kubelet_ts: str | None) -> list[str | None] | None:
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    got: dict[str, object] = {}
+    present: set[str] = set()
+    for name, keys in _JSON_KEYS.items():
+        for key in keys:
+            if key in doc:
+                got[name] = doc[key]
+                present.add(name)
+                break
+    if "status" not in present and "request" not in present and "uri" not in present:
+        return None
+    values: dict[str, str | None] = {}
+    for name in _JSON_KEYS:
+        if name in {"time", "method", "uri", "args", "protocol"}:
+            continue
+        value = _json_text(got.get(name))
+        if value == "" and name not in {"request"}:
+            value = "-" if name in _UPSTREAM_FIELDS else None
+        if value is None and name in _UPSTREAM_FIELDS and name in present:
+            value = "-"
+        values[name] = value
+    for name in ("proxy_upstream_name", "proxy_alternative_upstream_name"):
+        if values[name] is not None:
+            values[name] = f"[{values[name]}]"
+    if values["request"] is None and "uri" in present:
+        method = _json_text(got.get("method")) or "-"
+        uri = _json_text(got.get("uri")) or ""
+        args = _json_text(got.get("args"))
+        if args and "?" not in uri:
+            uri = f"{uri}?{args}"
+        protocol = _json_text(got.get("protocol"))
+        values["request"] = f"{method} {uri} {protocol}" if protocol else f"{method} {uri}"
+    when = got.get("time")
+    if isinstance(when, int | float) and not isinstance(when, bool):
+        try:
+            values["time_iso"] = datetime.fromtimestamp(float(when), UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            values["time_iso"] = None
+    elif isinstance(when, str):
+        local = _TIME_LOCAL.fullmatch(when)
+        if local:
+            values["time_a"], values["time_b"] = f"[{local.group(1)}", f"{local.group(2)}]"
+        else:
+            values["time_iso"] = when
+    return _raw(kubelet_ts, "json", **values)
+
+
+def _unquote(message: str) -> str:
+    if len(message) >= 2 and message[0] == '"' and message[-1] == '"':
+        try:
+            value = json.loads(message)
+        except ValueError:
+            return message
+        if isinstance(value, str):
+            return value
+    return message
+
+
+def _message(text: str, kubelet_ts: str | None, line_no: int) -> _Message | None:
+    match = _KLOG.fullmatch(text)
+    if match is not None:
+        g = match.groups()
+        when = (0, int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5]), int(g[6]))
+        return _Message(line_no, kubelet_ts, "klog", normalize_level(g[0]), g[7], _unquote(g[8]), when)
+    match = _NGINX_ERROR.fullmatch(text)
+    if match is None:
+        return None
+    g = match.groups()
+    when = (int(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5]), 0)
+    location = f"{g[7]}: {g[8]}" if g[8] else g[7]
+    body = g[9]
+    fields: dict[str, str] = {}
+    cut = body.find(", client: ")
+    if cut >= 0:
+        for key, value in _ERROR_FIELD.findall(body[cut:]):
+            quoted = len(value) >= 2 and value[0] == '"' and value[-1] == '"'
+            fields.setdefault(key, value[1:-1] if quoted else value)
+        body = body[:cut]
+    return _Message(
+        line_no,
+        kubelet_ts,
+        "nginx_error",
+        normalize_level(g[6]),
+        location,
+        body,
+        when,
+        client=fields.get("client"),
+        server=fields.get("server"),
+        request=fields.get("request"),
+        upstream=fields.get("upstream"),
+    )
+
+
+# what the per-line path made of a line
+_BLANK = 0
+_ACCESS_TOKENS = 1
+_ACCESS_OTHER = 2
+_MESSAGE = 3
+_UNPARSED = 4
+
+
+def _classify(line: str, line_no: int) -> tuple[int, Any]:
+    """Read one physical line (no newline): blank, access row, message or unparsed."""
+    if not line.strip():
+        return _BLANK, None
+    match = _KUBELET.match(line)
+    kubelet_ts, text = (match.group()[:-1], line[match.end() :]) if match else (None, line)
+    if not text.strip():
+        return _BLANK, None
+    if _MAYBE_MESSAGE.match(text):  # klog / nginx error lines never fit an access layout
+        message = _message(text, kubelet_ts, line_no)
+        if message is not None:
+            return _MESSAGE, message
+    row = _from_tokens(_tokenize(text), kubelet_ts)
+    if row is not None:
+        return _ACCESS_TOKENS, row
+    row = _from_json(text, kubelet_ts) if text.startswith("{") else _from_regex(text, kubelet_ts)
+    if row is not None:
+        return _ACCESS_OTHER, row
+    message = _message(text, kubelet_ts, line_no)
+    if message is not None:
+        return _MESSAGE, message
+    return _UNPARSED, text
+
+
+# ---------------------------------------------------------------- pieces
+@dataclass(slots=True)
+class _Raw:
+    """Raw access fields of some rows, in line order."""
+
+    line_no: np.ndarray
+    s: dict[str, pa.Array]
+    d: dict[str, tuple[list[str | None], np.ndarray]]
+
+
+@dataclass(slots=True)
+class _Skipped:
+    """Unparsed lines of one piece: their count and the first few (line_no, text)."""
+
+    count: int = 0
+    sample: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, line_no: int, text: str) -> None:
+        self.count += 1
+        if len(self.sample) < 5:
+            self.sample.append((line_no, text))
+
+
+@dataclass(slots=True)
+class _PieceResult:
+    """One piece, converted; line numbers are relative to the piece until shifted."""
+
+    columns: dict[str, Any]
+    line_no: np.ndarray
+    ts: np.ndarray
+    messages: list[_Message]
+    skipped: _Skipped
+    n_lines: int
+
+
+@dataclass(slots=True)
+class _Layout:
+    ncols: int
+    kubelet: bool
+
+
+def _slow_rows(lines: Sequence[tuple[int, str]], skipped: _Skipped) -> tuple[list[_Access], list[_Message]]:
+    access: list[_Access] = []
+    messages: list[_Message] = []
+    for line_no, text in lines:
+        kind, payload = _classify(text, line_no)
+        if kind in (_ACCESS_TOKENS, _ACCESS_OTHER):
+            access.append(_Access(line_no, payload))
+        elif kind == _MESSAGE:
+            messages.append(payload)
+        elif kind == _UNPARSED:
+            skipped.add(line_no, payload)
+    return access, messages
+
+
+def _raw_from_rows(rows: list[_Access]) -> _Raw:
+    line_no = np.fromiter((r.line_no for r in rows), dtype=np.int64, count=len(rows))
+    s = {name: pa.array([r.values[_RAW_INDEX[name]] for r in rows], type=pa.large_string()) for name in _S_FIELDS}
+    d = {}
+    for name in _D_FIELDS:
+        index: dict[str | None, int] = {}
+        i = _RAW_INDEX[name]
+        codes = np.fromiter((index.setdefault(r.values[i], len(index)) for r in rows), dtype=np.int32, count=len(rows))
+        d[name] = (list(index), codes)
+    return _Raw(line_no, s, d)
+
+
+def _split_lines(data: bytes) -> list[str]:
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _slow_piece(data: bytes) -> tuple[_Raw, list[_Message], _Skipped]:
+    skipped = _Skipped()
+    access, messages = _slow_rows(list(enumerate(_split_lines(data), start=1)), skipped)
+    return _raw_from_rows(access), messages, skipped
+
+
+def _csv_options(ncols: int, block: int) -> tuple[Any, ...]:
+    names = [f"t{i}" for i in range(ncols)]
+    return (
+        pacsv.ReadOptions(column_names=names, use_threads=False, block_size=min(max(block, 1 << 16), 1 << 20)),
+        pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.large_string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=False,
+        ),
+    )
+
+
+def _no_char(col: pa.Array, char: str) -> np.ndarray:
+    return ~pc.match_substring(col, char).to_numpy(zero_copy_only=False)
+
+
+def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+
+
+def _encode(col: pa.ChunkedArray) -> tuple[list[str | None], np.ndarray]:
+    """Unique values and int32 codes of a token column (chunks share one dictionary)."""
+    encoded = pc.dictionary_encode(col).unify_dictionaries()
+    if not encoded.num_chunks:
+        return [], np.zeros(0, dtype=np.int32)
+    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return encoded.chunk(0).dictionary.to_pylist(), np.concatenate(codes).astype(np.int32, copy=False)
+
+
+def _fast_piece(data: bytes, layout: _Layout, n_lines: int) -> tuple[_Raw, list[_Message], _Skipped] | None:
+    """Tokenise ``data`` with pyarrow; None when the piece must take the per-line path."""
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None  # pyarrow ends a row at a lone \r, the line reader does not
+    bad: list[int] = []
+    bad_text: dict[int, str] = {}
+
+    def invalid(row: Any) -> str:
+        number = row.number if row.number is not None else -1
+        bad.append(number)
+        bad_text[number] = row.text  # the line without its \n or \r\n
+        return "skip"
+
+    read_options, convert_options = _csv_options(layout.ncols, len(data) + 1)
+    parse_options = pacsv.ParseOptions(
+        delimiter=" ",
+        quote_char='"',
+        double_quote=False,
+        escape_char=False,
+        newlines_in_values=False,
+        ignore_empty_lines=False,
+        invalid_row_handler=invalid,
+    )
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    n = table.num_rows
+    bad_lines = np.asarray(bad, dtype=np.int64)
+    # a quote left open swallows the next line: rows and lines no longer match one to one
+    if n + len(bad) != n_lines or (len(bad) and (bad_lines.min() < 1 or bad_lines.max() > n_lines)):
+        return None
+    is_row = np.ones(n_lines + 1, dtype=bool)
+    is_row[0] = False
+    is_row[bad_lines] = False
+    row_line = np.flatnonzero(is_row)
+    if len(row_line) != n:
+        return None
+
+    log_format, fields = _LAYOUTS[layout.ncols - layout.kubelet]
+    valid = np.ones(n, dtype=bool)
+    s: dict[str, pa.Array | pa.ChunkedArray] = {}
+    d: dict[str, tuple[list[str | None], np.ndarray]] = {}
+    columns = [table.column(i) for i in range(layout.ncols)]  # chunked: no copy
+    del table
+    if layout.kubelet:
+        kts = columns[0]
+        valid &= pc.match_substring_regex(kts, _KTS_RE2).to_numpy(zero_copy_only=False)
+        s["kubelet_ts"] = kts
+    else:
+        s["kubelet_ts"] = pa.nulls(n, pa.large_string())
+        # the per-line path would split such a first token off as a kubelet prefix
+        first = columns[0]
+        long = pc.greater_equal(pc.binary_length(first), 20)
+        if pc.any(long).as_py():
+            looks = pc.and_kleene(long, pc.match_substring_regex(first, _KTS_RE2))
+            valid &= ~looks.to_numpy(zero_copy_only=False)
+    for col, (name, kind) in zip(columns[layout.kubelet :], fields, strict=True):
+        if name in _S_FIELDS:  # "word" tokens: non-empty, no space, no quote
+            valid &= _no_char(col, '"') & _no_char(col, " ")
+            valid &= pc.binary_length(col).to_numpy(zero_copy_only=False) > 0
+            s[name] = col
+            continue
+        uniques, codes = _encode(col)
+        pattern = _KINDS[kind]
+        ok = np.array([u is not None and pattern.fullmatch(u) is not None for u in uniques], dtype=np.bool_)
+        valid &= ok[codes]
+        if name is not None:
+            d[name] = (uniques, codes)
+    for name in _S_FIELDS:
+        s.setdefault(name, pa.nulls(n, pa.large_string()))
+    zeros = np.zeros(n, dtype=np.int32)
+    for name in _D_FIELDS:
+        d.setdefault(name, ([log_format] if name == "log_format" else [None], zeros))
+
+    failed = row_line[~valid]
+    skipped = _Skipped()
+    access: list[_Access] = []
+    messages: list[_Message] = []
+    if len(bad) or len(failed):
+        if len(failed):
+            raw_lines = data.split(b"\n")
+            for number in failed.tolist():
+                text = raw_lines[number - 1].decode("utf-8", errors="replace")
+                bad_text[number] = text[:-1] if text.endswith("\r") else text
+        wanted = [(number, bad_text[number]) for number in sorted(bad_text)]
+        access, messages = _slow_rows(wanted, skipped)
+
+    fast_idx = np.flatnonzero(valid) if len(failed) else None
+    if not access:
+        if fast_idx is None:
+            return _Raw(row_line, s, d), messages, skipped
+        taker = pa.array(fast_idx)
+        return (
+            _Raw(
+                row_line[fast_idx],
+                {k: v.take(taker) for k, v in s.items()},
+                {k: (u, c[fast_idx]) for k, (u, c) in d.items()},
+            ),
+            messages,
+            skipped,
+        )
+    slow = _raw_from_rows(access)
+    if fast_idx is None:
+        fast_idx = np.arange(n)
+    line_all = np.concatenate([row_line[fast_idx], slow.line_no])
+    order = np.argsort(line_all, kind="stable")
+    src = np.concatenate([fast_idx, n + np.arange(len(access))])[order]
+    taker = pa.array(src)
+    merged_s = {k: pa.chunked_array([*_chunks(v), slow.s[k]]).take(taker) for k, v in s.items()}
+    merged_d = {}
+    for k, (uniques, codes) in d.items():
+        s_uniques, s_codes = slow.d[k]
+        merged_d[k] = (uniques + s_uniques, np.concatenate([codes, s_codes + len(uniques)])[src])
+    return _Raw(line_all[order], merged_s, merged_d), messages, skipped
+
+
+# ---------------------------------------------------------------- conversion
+def _map(uniques: list[str | None], fn: Callable[[str], Any]) -> list[Any]:
+    return [None if u is None else fn(u) for u in uniques]
+
+
+def _unescape(text: str) -> str:
+    """Undo nginx's ``\\xHH`` escaping (default) and JSON escaping (``escape=json``)."""
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    pending = bytearray()
+    pos = 0
+    for match in _ESCAPE.finditer(text):
+        if match.start() > pos:
+            if pending:
+                out.append(pending.decode("utf-8", errors="replace"))
+                pending.clear()
+            out.append(text[pos : match.start()])
+        hex_byte, unicode, simple = match.groups()
+        if hex_byte is not None:
+            pending.append(int(hex_byte, 16))
+        else:
+            if pending:
+                out.append(pending.decode("utf-8", errors="replace"))
+                pending.clear()
+            out.append(chr(int(unicode, 16)) if unicode is not None else _JSON_ESCAPES[simple])
+        pos = match.end()
+    if pending:
+        out.append(pending.decode("utf-8", errors="replace"))
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _text_or_null(value: str) -> str | None:
+    return None if value in ("-", "") else _unescape(value)
+
+
+def _int_or_null(limit: int) -> Callable[[str], int | None]:
+    def convert(value: str) -> int | None:
+        if _DIGITS.fullmatch(value) is None:
+            return None
+        number = int(value)
+        return number if number <= limit else None
+
+    return convert
+
+
+def _float_or_null(value: str) -> float | None:
+    return float(value) if _NUMBER.fullmatch(value) else None
+
+
+def _last(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda value: convert(_SEP.split(value)[-1])
+
+
+def _summed(value: str) -> float | None:
+    parts = [float(p) for p in _SEP.split(value) if _NUMBER.fullmatch(p)]
+    return sum(parts) if parts else None
+
+
+def _count(value: str) -> int:
+    return 0 if value == "-" else len(_SEP.split(value))
+
+
+def _bracketed(value: str) -> str | None:
+    if len(value) >= 2 and value[0] == "[" and value[-1] == "]":
+        value = value[1:-1]
+    return None if value in ("", "-") else value
+
+
+def _dash_null(value: str) -> str | None:
+    return None if value == "-" else value
+
+
+def _offset_ns(value: str) -> int:
+    match = _OFFSET.fullmatch(value)
+    if match is None:
+        return _NAT
+    sign = -1 if match.group(1) == "-" else 1
+    return sign * (int(match.group(2)) * 3600 + int(match.group(3)) * 60) * _NS
+
+
+def _local_ns(value: str) -> int:
+    """``[13/Nov/2025:12:08:41`` (the first token of ``$time_local``) as wall-clock ns; NaT if invalid."""
+    match = _TIME_A.fullmatch(value)
+    if match is None:
+        return _NAT
+    day, month, year, hour, minute, second = match.groups()
+    number = _MONTHS.get(month.title())
+    if number is None:
+        return _NAT
+    return _utc_ns(int(year), number, int(day), int(hour), int(minute), int(second))
+
+
+def _iso_ns(values: list[str | None]) -> np.ndarray:
+    if not values:
+        return np.empty(0, dtype=np.int64)
+    parsed = pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601", errors="coerce")
+    return parsed.dt.as_unit("ns").to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _numbers(
+    uniques: list[Any], codes: np.ndarray, dtype: type[np.integer] | type[np.floating]
+) -> tuple[str, np.ndarray, np.ndarray]:
+    mask_u = np.array([u is None for u in uniques] + [True], dtype=bool)
+    values_u = np.array([0 if u is None else u for u in uniques] + [0], dtype=dtype)
+    if dtype is np.float64:
+        values_u[mask_u] = np.nan
+    return ("num", values_u[codes], mask_u[codes])
+
+
+def _strings(uniques: list[str | None], codes: np.ndarray) -> tuple[str, pa.Array]:
+    if all(u is None for u in uniques):  # e.g. no query strings, no referers
+        return ("str", pa.nulls(len(codes), pa.large_string()))
+    return ("str", pa.array(uniques, type=pa.large_string()).take(pa.array(codes)))
+
+
+def _dash_strings(col: pa.Array) -> tuple[str, pa.Array]:
+    dashes = pc.equal(col, "-")
+    if pc.any(dashes).as_py():
+        col = pc.if_else(dashes, pa.scalar(None, pa.large_string()), col)
+    return ("str", col)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _route(path: str) -> str | None:
+    return route_template(path)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _request_parts(request: str) -> tuple[str | None, ...]:
+    match = _REQUEST.fullmatch(_unescape(request))
+    if match is None:
+        return (None, None, None, None)
+    method, target, protocol = match.groups()
+    path, sep, query = target.partition("?")
+    return (method.upper(), path, query if sep else None, protocol)
+
+
+def _convert(raw: _Raw) -> tuple[dict[str, Any], np.ndarray]:
+    """Raw fields → the frame's columns (one code path for fast and per-line rows)."""
+    d = raw.d
+    cols: dict[str, Any] = {}
+    n = len(raw.line_no)
+
+    # ts: $time_local (with its offset) > ISO time of JSON lines > kubelet prefix
+    a_uniques, a_codes = d["time_a"]
+    local = np.array([_NAT if u is None else _local_ns(u) for u in a_uniques], dtype=np.int64)
+    b_uniques, b_codes = d["time_b"]
+    offset = np.array([_NAT if u is None else _offset_ns(u) for u in b_uniques], dtype=np.int64)
+    local_r, offset_r = local[a_codes], offset[b_codes]
+    ts = np.where((local_r == _NAT) | (offset_r == _NAT), _NAT, local_r - offset_r)
+    i_uniques, i_codes = d["time_iso"]
+    if any(u is not None for u in i_uniques):
+        iso = _iso_ns(i_uniques)[i_codes]
+        ts = np.where(ts == _NAT, iso, ts)
+    missing = np.flatnonzero(ts == _NAT)
+    if len(missing):
+        kubelet = raw.s["kubelet_ts"].take(pa.array(missing)).to_pylist()
+        ts[missing] = _iso_ns(kubelet)
+
+    cols["log_format"] = ("cat", *d["log_format"])
+    cols["remote_addr"] = ("cat", _map(d["remote_addr"][0], _dash_null), d["remote_addr"][1])
+    cols["remote_user"] = _strings(_map(d["remote_user"][0], _dash_null), d["remote_user"][1])
+    r_uniques, r_codes = d["request"]
+    parts = [(None, None, None, None) if u is None else _request_parts(u) for u in r_uniques]
+    route_u = [None if p[1] is None else _route(p[1]) for p in parts]
+    cols["method"] = ("cat", [p[0] for p in parts], r_codes)
+    cols["path"] = _strings([p[1] for p in parts], r_codes)
+    cols["query"] = _strings([p[2] for p in parts], r_codes)
+    cols["route"] = ("cat", route_u, r_codes)
+    cols["protocol"] = ("cat", [p[3] for p in parts], r_codes)
+    cols["status"] = _numbers(_map(d["status"][0], _int_or_null(2**15 - 1)), d["status"][1], np.int16)
+    big = _int_or_null(2**63 - 1)
+    cols["body_bytes"] = _numbers(_map(d["body_bytes_sent"][0], big), d["body_bytes_sent"][1], np.int64)
+    cols["referer"] = _strings(_map(d["http_referer"][0], _text_or_null), d["http_referer"][1])
+    cols["user_agent"] = ("cat", _map(d["http_user_agent"][0], _text_or_null), d["http_user_agent"][1])
+    cols["request_length_bytes"] = _numbers(_map(d["request_length"][0], big), d["request_length"][1], np.int64)
+    cols["request_time_s"] = _numbers(_map(d["request_time"][0], _float_or_null), d["request_time"][1], np.float64)
+    for name in ("proxy_upstream_name", "proxy_alternative_upstream_name"):
+        cols[name] = ("cat", _map(d[name][0], _bracketed), d[name][1])
+    for name in _UPSTREAM_FIELDS:
+        as_logged = _map(d[name][0], _dash_null)
+        categorical = schema.INGRESS.dtypes[name] == "category"
+        cols[name] = ("cat", as_logged, d[name][1]) if categorical else _strings(as_logged, d[name][1])
+    addr_u, addr_c = d["upstream_addr"]
+    cols["upstream_count"] = _numbers(_map(addr_u, _count), addr_c, np.int16)
+    len_u, len_c = d["upstream_response_length"]
+    cols["upstream_response_length_bytes"] = _numbers(_map(len_u, _last(big)), len_c, np.int64)
+    time_u, time_c = d["upstream_response_time"]
+    cols["upstream_response_time_s"] = _numbers(_map(time_u, _summed), time_c, np.float64)
+    status_u, status_c = d["upstream_status"]
+    cols["upstream_status_code"] = _numbers(_map(status_u, _last(_int_or_null(2**15 - 1))), status_c, np.int16)
+    cols["request_id"] = _dash_strings(raw.s["req_id"])
+    assert all(len(c[-1]) == n for c in cols.values())
+    return cols, ts
+
+
+# ---------------------------------------------------------------- files → frames
+def _read_stream(file: LogFile) -> bytes:
+    assert file.stream is not None
+    data = file.stream.read()
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return data.encode("utf-8", "surrogatepass")  # invalid UTF-8, replaced below
+    return bytes(data)
+
+
+def _pieces(file: LogFile) -> Iterator[bytes | bytearray]:
+    """The file's content in pieces of about _PIECE_BYTES, each ending at a line end."""
+    if file.path is None:
+        data = _read_stream(file)
+        start = 0
+        while start < len(data):
+            cut = data.find(b"\n", start + _PIECE_BYTES)
+            end = len(data) if cut < 0 else cut + 1
+            yield data[start:end]
+            start = end
+        return
+    with file.path.open("rb") as handle:
+        while True:
+            # read straight into the piece's buffer, end it at the last line end, and read
+            # the partial line again with the next piece (no copies of the bulk)
+            size = _PIECE_BYTES
+            start = handle.tell()
+            piece = bytearray(size)
+            got = handle.readinto(piece)
+            while got == size and piece.rfind(b"\n", 0, got) < 0:  # one line longer than a piece
+                piece.extend(bytes(size))
+                got += handle.readinto(memoryview(piece)[got:])
+                size = len(piece)
+            if got == 0:
+                return
+            del piece[got:]
+            cut = piece.rfind(b"\n") if got == size else len(piece) - 1
+            if cut < len(piece) - 1:
+                del piece[cut + 1 :]
+                handle.seek(start + cut + 1)
+            yield piece
+
+
+def _valid_utf8(data: bytes) -> bytes:
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
+    try:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return data.decode("utf-8", errors="replace").encode("utf-8")
+    return data
+
+
+def _detect(data: bytes) -> _Layout | None:
+    """The dominant token layout of the first lines (None: no line fits one)."""
+    votes: dict[tuple[int, bool], int] = {}
+    for text in _split_lines(data[: 256 * 1024])[:200]:
+        match = _KUBELET.match(text)
+        rest = text[match.end() :] if match else text
+        tokens = _tokenize(rest)
+        if _from_tokens(tokens, None) is not None:
+            key = (len(tokens), match is not None)
+            votes[key] = votes.get(key, 0) + 1
+    if not votes:
+        return None
+    (ncols, kubelet), _ = max(votes.items(), key=lambda item: item[1])
+    return _Layout(ncols + kubelet, kubelet)
+
+
+def _count_lines(data: bytes) -> int:
+    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
+    return newlines + (0 if data.endswith(b"\n") else 1)
+
+
+def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
+    data = _valid_utf8(bytes(data))
+    n_lines = _count_lines(data)
+    result = _fast_piece(data, layout, n_lines) if layout is not None else None
+    raw, messages, skipped = result if result is not None else _slow_piece(data)
+    columns, ts = _convert(raw)
+    for name, column in columns.items():
+        if column[0] == "cat":
+            columns[name] = ("cat", *_compact(column[1], column[2]))
+    return _PieceResult(columns, raw.line_no, ts, messages, skipped, n_lines)
+
+
+def _file_results(file: LogFile, pool: ThreadPoolExecutor, workers: int, *, slow: bool) -> list[_PieceResult]:
+    results: list[_PieceResult] = []
+    pending: deque[Any] = deque()
+    layout: _Layout | None = None
+    for i, data in enumerate(_pieces(file)):
+        if i == 0 and not slow:
+            layout = _detect(bytes(data))
+        pending.append(pool.submit(_work, data, layout))
+        if len(pending) > workers:
+            results.append(pending.popleft().result())
+    while pending:
+        results.append(pending.popleft().result())
+    # line numbers of the file, not of the piece
+    offset = 0
+    for r in results:
+        if offset:
+            r.line_no += offset
+            for m in r.messages:
+                m.line_no += offset
+            r.skipped.sample = [(n + offset, text) for n, text in r.skipped.sample]
+        offset += r.n_lines
+    return results
+
+
+def _compact(uniques: list[str | None], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Only the values some row uses, each once, and codes into them (-1 for null).
+
+    The uniques of a token column include rows that went the per-line way, and mapping
+    them (request → method) repeats values.
+    """
+    used = np.zeros(len(uniques) + 1, dtype=bool)
+    used[codes] = True
+    position: dict[str, int] = {}
+    remap = [
+        -1 if u is None or not hit else position.setdefault(u, len(position))
+        for u, hit in zip(uniques, used[:-1].tolist(), strict=True)
+    ]
+    return list(position), np.array([*remap, -1], dtype=np.int32)[codes]
+
+
+def _categorical(parts: list[tuple[list[str | None], np.ndarray]]) -> pd.Categorical:
+    # sorted, so that the categories do not depend on the path rows took
+    present: set[str] = set()
+    for uniques, _ in parts:
+        present.update(u for u in uniques if u is not None)
+    categories = sorted(present)
+    position = {c: i for i, c in enumerate(categories)}
+    codes = [np.array([position.get(u, -1) if u is not None else -1 for u in uniques] + [-1], dtype=np.int32)[c] for uniques, c in parts]
+    all_codes = np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
+    return pd.Categorical.from_codes(all_codes, categories=pd.Index(categories, dtype="string"))
+
+
+def _column(kind: str, parts: list[Any], dtype: str) -> Any:
+    if kind == "cat":
+        return _categorical([(p[1], p[2]) for p in parts])
+    if kind == "str":
+        chunks = [chunk for p in parts for chunk in _chunks(p[1])]
+        return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+    values = np.concatenate([p[1] for p in parts])
+    mask = np.concatenate([p[2] for p in parts])
+    if dtype == "float64":
+        return values
+    return pd.arrays.IntegerArray(values.astype(dtype.lower()), mask)
+
+
+def _constant_strings(value: str, n: int) -> pa.Array:
+    data = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * n)])
+
+
+def _access_frame(files: list[LogFile], results: list[list[_PieceResult]], unparsed: Unparsed) -> pd.DataFrame:
+    pieces = [(f, r) for f, rs in zip(files, results, strict=True) for r in rs if len(r.line_no)]
+    if not pieces:
+        empty = schema.INGRESS.empty()
+        empty.attrs.update(unparsed=unparsed.count, unparsed_sample=list(unparsed.sample))
+        return empty
+    data: dict[str, Any] = {}
+    ts = np.concatenate([r.ts for _, r in pieces])
+    data["ts"] = pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC")
+    data["source"] = pd.arrays.ArrowStringArray(
+        pa.chunked_array([_constant_strings(f.name, len(r.line_no)) for f, r in pieces], type=pa.large_string())
+    )
+    data["line_no"] = pd.arrays.IntegerArray(
+        np.concatenate([r.line_no for _, r in pieces]), np.zeros(len(ts), dtype=bool)
+    )
+    for name in ("namespace", "pod", "container"):
+        data[name] = _categorical([([getattr(f, name)], np.zeros(len(r.line_no), dtype=np.int32)) for f, r in pieces])
+    data["is_previous"] = pd.arrays.BooleanArray(
+        np.concatenate([np.full(len(r.line_no), f.is_previous, dtype=bool) for f, r in pieces]),
+        np.zeros(len(ts), dtype=bool),
+    )
+    dtypes = schema.INGRESS.dtypes
+    for name in pieces[0][1].columns:
+        parts = [r.columns[name] for _, r in pieces]
+        data[name] = _column(parts[0][0], parts, dtypes[name])
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(ts)), copy=False)
+    return schema.INGRESS.conform(frame, unparsed=unparsed.count, unparsed_sample=unparsed.sample)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc_ns(year: int, *rest: int) -> int:
+    """Nanoseconds since the epoch of a UTC wall time; NaT when invalid or out of range."""
+    if not 1678 <= year <= 2261:  # the datetime64[ns] range
+        return _NAT
+    try:
+        delta = datetime(year, *rest).replace(tzinfo=UTC) - _EPOCH  # type: ignore[arg-type, misc]
+    except ValueError:
+        return _NAT
+    return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
+
+
+def _klog_ns(when: tuple[int, ...], reference: int) -> int:
+    """The klog time in the year (around ``reference``'s) that puts it closest to it."""
+    year = (_EPOCH + timedelta(microseconds=reference // 1000)).year
+    best = _NAT
+    for candidate_year in (year - 1, year, year + 1):
+        candidate = _utc_ns(candidate_year, *when[1:])
+        if candidate != _NAT and (best == _NAT or abs(candidate - reference) < abs(best - reference)):
+            best = candidate
+    return best
+
+
+def _messages_frame(files: list[LogFile], results: list[list[_PieceResult]], now: int) -> pd.DataFrame:
+    columns: dict[str, list[Any]] = {name: [] for name in schema.INGRESS_MESSAGES.names}
+    stamps: list[int] = []
+    for file, file_results in zip(files, results, strict=True):
+        messages = [m for r in file_results for m in r.messages]
+        if not messages:
+            continue
+        line_no = np.concatenate([r.line_no for r in file_results])
+        ts = np.concatenate([r.ts for r in file_results])
+        known = ts != _NAT
+        line_no, ts = line_no[known], ts[known]
+        kubelet = _iso_ns([m.kubelet_ts for m in messages]).tolist()
+        for m, kubelet_ns in zip(messages, kubelet, strict=True):
+            if m.kind == "klog":
+                reference = kubelet_ns
+                if reference == _NAT and len(line_no):
+                    at = int(np.searchsorted(line_no, m.line_no))
+                    reference = int(ts[at - 1] if at > 0 else ts[at])
+                when = _klog_ns(m.when, now if reference == _NAT else reference)
+            else:
+                when = _utc_ns(*m.when)
+            stamps.append(kubelet_ns if when == _NAT else when)
+            for name, value in (
+                ("source", file.name),
+                ("line_no", m.line_no),
+                ("namespace", file.namespace),
+                ("pod", file.pod),
+                ("container", file.container),
+                ("is_previous", file.is_previous),
+                ("kind", m.kind),
+                ("level", m.level),
+                ("location", m.location),
+                ("message", m.message),
+                ("client", m.client),
+                ("server", m.server),
+                ("request", m.request),
+                ("upstream", m.upstream),
+            ):
+                columns[name].append(value)
+    if not stamps:
+        return schema.INGRESS_MESSAGES.empty()
+    columns["ts"] = pd.DatetimeIndex(np.array(stamps, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
+    return schema.INGRESS_MESSAGES.conform(pd.DataFrame(columns))
+
+
+def _frames(source: Bundle | str | os.PathLike[str] | TextIO, *, _slow: bool = False) -> dict[str, pd.DataFrame]:
+    """Both frames of the ingress files (each file read once).
+
+    ``_slow=True`` sends every line through the per-line path (tests compare both paths).
+    """
+    files = resolve_sources(source, "ingress")
+    workers = max(1, min(4, os.cpu_count() or 1))
+    results: list[list[_PieceResult]] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for file in files:
+            results.append(_file_results(file, pool, workers, slow=_slow))
+    unparsed = Unparsed()
+    for file, file_results in zip(files, results, strict=True):
+        for r in file_results:
+            for line_no, text in r.skipped.sample:
+                unparsed.add(file.name, line_no, text)
+            unparsed.count += r.skipped.count - len(r.skipped.sample)
+    access = _access_frame(files, results, unparsed)
+    messages = _messages_frame(files, results, pd.Timestamp.now(tz="UTC").value)
+    return {"ingress": access, "ingress_messages": messages}
+
+
+@schema.documented(schema.INGRESS)
+def ingress(source: Bundle | str | os.PathLike[str] | TextIO) -> pd.DataFrame:
+    r"""Parse ingress-nginx access lines into one row per HTTP request.
+
+    Reads the controller's default ``upstreaminfo`` format, nginx ``combined`` and JSON
+    lines, with or without the kubelet timestamp prefix. ``ts`` is ``$time_local``
+    converted to UTC (the kubelet timestamp when the line has no valid time of its own).
+    Controller messages go to :func:`ingress_messages`; other lines are counted in
+    ``df.attrs["unparsed"]`` with a sample in ``df.attrs["unparsed_sample"]``.
+
+    Parameters
+    ----------
+    source
+        A Bundle (its ingress-nginx controller logs), a path, or an open text stream
+        (``io.StringIO(text)`` for pasted text).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Conformed to :data:`panda_analysis.schema.INGRESS`, in file order.
+
+    Examples
+    --------
+    >>> import io
+    >>> line = ('10.42.0.0 - - [13/Nov/2025:12:08:41 +0000] "GET /focus-server/metadata/19-5 HTTP/1.1" '
+    ...         '200 450 "-" "python-requests/2.32.5" 902 0.106 [panda-focus-5000] [] '
+    ...         '10.42.1.9:5000 450 0.106 200 80e1da9a6d866cc1ede71922a8232394\n')
+    >>> df = ingress(io.StringIO(line))
+    >>> row = df.iloc[0]
+    >>> row["ts"], row["method"], row["route"], int(row["status"]), float(row["upstream_response_time_s"])
+    (Timestamp('2025-11-13 12:08:41+0000', tz='UTC'), 'GET', '/focus-server/metadata/{job_id}', 200, 0.106)
+    """
     return _frames(source)["ingress"]
 
 
-def ingress_messages(source) -> pd.DataFrame:
+@schema.documented(schema.INGRESS_MESSAGES)
+def ingress_messages(source: Bundle | str | os.PathLike[str] | TextIO) -> pd.DataFrame:
+    """Parse the ingress-nginx controller's own lines: klog lines and nginx error-log lines.
+
+    klog lines carry no year; it is taken from the kubelet prefix, else from the nearest
+    access line of the same file, else the current year.
+
+    Parameters
+    ----------
+    source
+        A Bundle (its ingress-nginx controller logs), a path, or an open text stream.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Conformed to :data:`panda_analysis.schema.INGRESS_MESSAGES`, in file order.
+
+    Examples
+    --------
+    >>> import io
+    >>> text = ('2025-11-08T13:18:33.123456789Z I1108 13:18:33.123456       7 controller.go:190] '
+    ...         '"Configuration changes detected, backend reload required"\\n')
+    >>> df = ingress_messages(io.StringIO(text))
+    >>> df.loc[0, ["ts", "kind", "level", "location", "message"]].tolist()
+    [Timestamp('2025-11-08 13:18:33.123456+0000', tz='UTC'), 'klog', 'info', 'controller.go:190', 'Configuration changes detected, backend reload required']
+    """
     return _frames(source)["ingress_messages"]

@@ -1,0 +1,451 @@
+"""ALERT_NOT_DELIVERED and the alert trace (seed 000): sample alert_lost, variants built from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import panda_analysis as pa
+from panda_analysis import schema
+from panda_analysis.diagnose._alerts import STAGES
+from panda_analysis.findings import Code, Severity
+from panda_analysis.schema import Frames
+
+SAMPLE = pa.samples.path("alert_lost")
+ING = "logs/kube-system/ingress-nginx-controller-55694fd6ff-rqgp9/controller.log"
+FOC = "logs/panda/panda-panda-focus-server-78dbcfd9d9-4ld4s/focus-server.log"
+RMQ = "logs/panda/rabbitmq-panda-0/rabbitmq.log"
+ANA = "logs/panda/grpc-job-1-3-rm5ms/baby-analyzer.log"
+MONGO = "mongo/alerts.jsonl"
+MANIFEST = {"format": "panda-bundle/1", "created_at": "2025-11-13T12:15:00Z", "source": "test"}
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def frames() -> Frames:
+    return pa.samples.alert_lost().frames()
+
+
+@pytest.fixture(scope="module")
+def trace(frames: Frames) -> pd.DataFrame:
+    return pa.diagnose.alert_trace(frames)
+
+
+def sample_files() -> dict[str, str]:
+    """The alert_lost bundle's log and mongo files, to edit into variants."""
+    return {rel: (SAMPLE / rel).read_text(encoding="utf-8") for rel in (ING, FOC, RMQ, ANA, MONGO)}
+
+
+def without(text: str, *needles: str) -> str:
+    return "".join(line for line in text.splitlines(keepends=True) if not any(n in line for n in needles))
+
+
+def build(make_bundle, files: dict[str, str]) -> Frames:
+    return pa.load_bundle(make_bundle(files, manifest=MANIFEST)).frames()
+
+
+def rec(source: str, line_no: int, when: str, message: str, **fields: str) -> dict[str, object]:
+    """One log record for ``schema.<FRAME>.conform``."""
+    return {"ts": ts(when), "source": source, "line_no": line_no, "message": message, **fields}
+
+
+def stages(trace: pd.DataFrame, alert_id: str) -> dict[str, str]:
+    one = trace[trace["alert_id"] == alert_id]
+    return dict(zip(one["stage"].astype(str), one["status"].astype(str), strict=True))
+
+
+# -- the sample -------------------------------------------------------------------------------
+
+
+def test_trace_shape_and_dtypes(trace: pd.DataFrame) -> None:
+    assert list(trace.columns) == ["alert_id", "stage", "status", "ts", "source", "line_no", "text", "detail"]
+    assert str(trace["ts"].dtype) == "datetime64[ns, UTC]"
+    assert trace["stage"].cat.ordered
+    assert list(trace["stage"].cat.categories) == list(STAGES)
+    assert set(trace["status"].cat.categories) == {"passed", "failed", "missing", "no_evidence"}
+    assert str(trace["line_no"].dtype) == "Int64"
+    # two alerts, eight stages each, alerts in time order, stages in pipeline order
+    assert trace["alert_id"].tolist() == ["test-sd-123"] * 8 + ["test-sd-124"] * 8
+    assert trace["stage"].astype(str).tolist() == list(STAGES) * 2
+
+
+def test_delivered_alert_passes_every_stage_with_its_line(trace: pd.DataFrame) -> None:
+    one = trace[trace["alert_id"] == "test-sd-123"].set_index(
+        trace["stage"].astype(str)[trace["alert_id"] == "test-sd-123"]
+    )
+    assert set(one["status"].astype(str)) == {"passed"}
+    where = {stage: (row.source, int(row.line_no)) for stage, row in one.iterrows()}
+    assert where == {
+        "ingress_request": (ING, 31),
+        "focus_received": (FOC, 10),
+        "focus_published": (FOC, 12),
+        "rabbitmq_published": (RMQ, 9),
+        "rabbitmq_consumed": (RMQ, 10),
+        "analyzer_detected": (ANA, 16),
+        "frontend_sound": (ING, 32),
+        "mongo_saved": (MONGO, 1),
+    }
+    assert one.loc["ingress_request", "ts"] == ts("2025-11-13 12:08:41")
+    assert one.loc["focus_received", "ts"] == ts("2025-11-13 12:08:40.909136100")
+    assert one.loc["rabbitmq_published", "ts"] == ts("2025-11-13 12:08:40.980683")
+    assert one.loc["frontend_sound", "ts"] == ts("2025-11-13 12:08:42")
+    assert one.loc["mongo_saved", "ts"] == ts("2025-11-13 12:08:41.084")
+    assert one.loc["ingress_request", "detail"] == "status 201"
+    assert one.loc["frontend_sound", "detail"] == "status 206"
+    assert one.loc["rabbitmq_published", "detail"] == "routing_key Algorithm.AlertReport.MLGround"
+    assert one.loc["rabbitmq_consumed", "detail"] == "queue prisma-210-1000-alerts"
+    assert one.loc["analyzer_detected", "text"] == "Alert detected: class_id=104, severity=3, distance_m=4163"
+    assert one.loc["analyzer_detected", "detail"].startswith("job 1-3, class_id=104, severity=3, distance_m=4163")
+    assert "Publishing alert to RabbitMQ: test-sd-123" in one.loc["focus_published", "detail"]
+    assert '"POST /prisma/api/prisma-210-1000/api/push-to-rabbit HTTP/1.1" 201' in one.loc["ingress_request", "text"]
+
+
+def test_lost_alert_stops_at_focus_publish(trace: pd.DataFrame) -> None:
+    assert stages(trace, "test-sd-124") == {
+        "ingress_request": "passed",
+        "focus_received": "passed",
+        "focus_published": "failed",
+        "rabbitmq_published": "missing",
+        "rabbitmq_consumed": "missing",
+        "analyzer_detected": "missing",
+        "frontend_sound": "missing",
+        "mongo_saved": "missing",
+    }
+    one = trace[trace["alert_id"] == "test-sd-124"]
+    failed = one[one["status"] == "failed"].iloc[0]
+    assert (failed["source"], failed["line_no"]) == (FOC, 21)
+    assert failed["ts"] == ts("2025-11-13 12:10:05.171234873")
+    assert failed["detail"] == "StreamLostError: Stream connection lost"
+    ingress = one[one["stage"] == "ingress_request"].iloc[0]
+    assert (ingress["line_no"], ingress["ts"]) == (45, ts("2025-11-13 12:10:05"))
+    assert one[one["status"] == "missing"]["ts"].isna().all()
+
+
+def test_alerts_sample_yields_one_critical_finding(frames: Frames) -> None:
+    findings = pa.diagnose.alerts(frames)
+    assert len(findings) == 1
+    f = findings[0]
+    assert (f.code, f.severity, f.subject, f.component) == (
+        Code.ALERT_NOT_DELIVERED,
+        Severity.CRITICAL,
+        "test-sd-124",
+        "focus-server",
+    )
+    assert f.runbook == "runbooks/alert_trace.md#alert-not-delivered"
+    assert f.first_seen == ts("2025-11-13 12:10:05")
+    assert f.last_seen == ts("2025-11-13 12:10:05.171234873")
+    assert f.summary == (
+        "alert test-sd-124: push-to-rabbit answered 201 at 2025-11-13 12:10:05 UTC but the Focus Server failed "
+        "to publish it to RabbitMQ at 2025-11-13 12:10:05.171 UTC (StreamLostError: Stream connection lost); "
+        "no RabbitMQ publish, no queue consumption, no analyzer detection, no alert_sound.mp3 fetch, "
+        "no MongoDB document followed."
+    )
+    assert [(e.source, e.line_no) for e in f.evidence] == [(ING, 45), (FOC, 18), (FOC, 21)]
+    assert f.metrics["stopped_at"] == "focus_published"
+    assert f.metrics["stop_status"] == "failed"
+    assert f.metrics["ingress_status"] == 201
+    assert (f.metrics["stages_passed"], f.metrics["stages_missing"], f.metrics["stages_no_evidence"]) == (2, 5, 0)
+    assert 2 <= len(f.next_steps) <= 4
+    steps = "\n".join(f.next_steps)
+    assert "kubectl logs -n panda panda-panda-focus-server-78dbcfd9d9-4ld4s" in steps
+    assert "test-sd-124" in steps
+    assert "rabbitmq-panda-0" in steps
+    json.dumps(f.to_dict())  # metrics are JSON-friendly
+
+
+@pytest.mark.parametrize("name", ["healthy", "consumer_slow", "waiting_for_fiber"])
+def test_silent_on_other_samples(name: str) -> None:
+    frames = pa.samples.load(name).frames()
+    assert pa.diagnose.alert_trace(frames).empty
+    assert pa.diagnose.alerts(frames) == []
+
+
+def test_registered_and_run_by_diagnose(frames: Frames) -> None:
+    found = pa.diagnose.run(frames, only=["ALERT_NOT_DELIVERED"])
+    assert [f.subject for f in found] == ["test-sd-124"]
+
+
+def test_empty_frames() -> None:
+    trace = pa.diagnose.alert_trace(Frames())
+    assert trace.empty
+    assert list(trace.columns) == ["alert_id", "stage", "status", "ts", "source", "line_no", "text", "detail"]
+    assert str(trace["ts"].dtype) == "datetime64[ns, UTC]"
+    assert pa.diagnose.alerts(Frames()) == []
+
+
+def test_does_not_mutate_inputs(frames: Frames) -> None:
+    before = {name: df.copy() for name, df in frames.items()}
+    pa.diagnose.alerts(frames)
+    for name, df in frames.items():
+        pd.testing.assert_frame_equal(df, before[name])
+
+
+# -- variants -----------------------------------------------------------------------------------
+
+
+def test_everything_delivered_yields_nothing(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = without(files[ING], "12:10:05 +0000")
+    files[FOC] = without(files[FOC], "T12:10:05")
+    frames = build(make_bundle, files)
+    trace = pa.diagnose.alert_trace(frames)
+    assert trace["alert_id"].unique().tolist() == ["test-sd-123"]
+    assert set(trace["status"].astype(str)) == {"passed"}
+    assert pa.diagnose.alerts(frames) == []
+
+
+def test_ingress_500_with_alert_id_fails_at_ingress(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = (
+        files[ING]
+        .replace('push-to-rabbit HTTP/1.1" 201 450', 'push-to-rabbit HTTP/1.1" 500 450')
+        .replace("450 0.029 201 1a3360f4", "450 0.029 500 1a3360f4")
+    )
+    findings = pa.diagnose.alerts(build(make_bundle, files))
+    by_subject = {f.subject: f for f in findings}
+    assert set(by_subject) == {"test-sd-123", "test-sd-124"}
+    f = by_subject["test-sd-124"]
+    assert f.component == "ingress-nginx"
+    assert f.metrics["stopped_at"] == "ingress_request"
+    assert f.metrics["ingress_status"] == 500
+    assert f.summary.startswith("alert test-sd-124: push-to-rabbit answered 500 at 2025-11-13 12:10:05 UTC")
+
+
+def test_ingress_500_that_never_reached_focus_is_traced_as_a_request(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = files[ING].replace(
+        '"POST /prisma/api/prisma-210-1000/api/push-to-rabbit HTTP/1.1" 201 450 "-" "python-requests/2.32.5" 902 0.030 '
+        "[webapp-webapp-pz-web-webapp-ui-80] [] 10.42.1.9:80 450 0.029 201",
+        '"POST /prisma/api/prisma-210-1000/api/push-to-rabbit HTTP/1.1" 500 450 "-" "python-requests/2.32.5" 902 0.030 '
+        "[webapp-webapp-pz-web-webapp-ui-80] [] 10.42.1.9:80 450 0.029 500",
+    )
+    files[FOC] = without(files[FOC], "T12:10:05")
+    frames = build(make_bundle, files)
+    trace = pa.diagnose.alert_trace(frames)
+    request = "request 1a3360f4533ae17da1c7f6099060171b"
+    assert trace["alert_id"].unique().tolist() == ["test-sd-123", request]
+    assert stages(trace, request)["ingress_request"] == "failed"
+    assert stages(trace, request)["focus_received"] == "missing"
+    assert stages(trace, request)["mongo_saved"] == "no_evidence"  # no id to look up
+    [f] = pa.diagnose.alerts(frames)
+    assert (f.subject, f.component, f.metrics["stopped_at"]) == (request, "ingress-nginx", "ingress_request")
+    assert [(e.source, e.line_no) for e in f.evidence] == [(ING, 45)]
+
+
+def test_published_but_no_sound_stops_at_frontend(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = without(files[ING], "alert_sound.mp3", "12:10:05 +0000")
+    files[FOC] = without(files[FOC], "T12:10:05")
+    del files[MONGO]  # not collected: no evidence, says nothing
+    frames = build(make_bundle, files)
+    trace = pa.diagnose.alert_trace(frames)
+    assert stages(trace, "test-sd-123")["frontend_sound"] == "missing"
+    assert stages(trace, "test-sd-123")["mongo_saved"] == "no_evidence"
+    [f] = pa.diagnose.alerts(frames)
+    assert (f.subject, f.component, f.metrics["stopped_at"]) == ("test-sd-123", "prisma-web-app", "frontend_sound")
+    assert "never fetched alert_sound.mp3 within 30 s" in f.summary
+    assert f.summary.startswith("alert test-sd-123: push-to-rabbit answered 201 at 2025-11-13 12:08:41 UTC but")
+    assert len(f.evidence) == 5  # capped at five quotes
+
+
+def test_missing_stage_followed_by_a_passed_one_is_a_gap_not_a_stop(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = without(files[ING], "alert_sound.mp3", "12:10:05 +0000")
+    files[FOC] = without(files[FOC], "T12:10:05")
+    frames = build(make_bundle, files)  # MongoDB still has the document, after the sound stage
+    assert stages(pa.diagnose.alert_trace(frames), "test-sd-123")["frontend_sound"] == "missing"
+    assert pa.diagnose.alerts(frames) == []
+
+
+def test_sound_404_fails_the_frontend_stage(make_bundle) -> None:
+    files = sample_files()
+    files[ING] = files[ING].replace('alert_sound.mp3 HTTP/2.0" 206', 'alert_sound.mp3 HTTP/2.0" 404')
+    files[ING] = files[ING].replace("25214 0.002 206", "25214 0.002 404")
+    frames = build(make_bundle, files)
+    by_subject = {f.subject: f for f in pa.diagnose.alerts(frames)}
+    assert by_subject["test-sd-123"].metrics["stopped_at"] == "frontend_sound"
+    assert by_subject["test-sd-123"].metrics["stop_status"] == "failed"
+    assert "alert_sound.mp3 answered 404" in by_subject["test-sd-123"].summary
+
+
+def test_only_ingress_log_traces_each_request(make_bundle) -> None:
+    files = {ING: sample_files()[ING]}
+    files[ING] = without(files[ING], "12:10:05 +0000")
+    frames = build(make_bundle, files)
+    trace = pa.diagnose.alert_trace(frames)
+    request = "request 80e1da9a6d866cc1ede71922a8232394"
+    assert stages(trace, request) == {
+        "ingress_request": "passed",
+        "focus_received": "no_evidence",
+        "focus_published": "no_evidence",
+        "rabbitmq_published": "no_evidence",
+        "rabbitmq_consumed": "no_evidence",
+        "analyzer_detected": "no_evidence",
+        "frontend_sound": "passed",
+        "mongo_saved": "no_evidence",
+    }
+    assert pa.diagnose.alerts(frames) == []
+
+
+def test_only_ingress_log_with_failed_push(make_bundle) -> None:
+    files = {ING: sample_files()[ING]}
+    files[ING] = files[ING].replace('HTTP/1.1" 201 450', 'HTTP/1.1" 503 450')
+    frames = build(make_bundle, files)
+    findings = pa.diagnose.alerts(frames)
+    assert sorted(f.subject for f in findings) == [
+        "request 1a3360f4533ae17da1c7f6099060171b",
+        "request 80e1da9a6d866cc1ede71922a8232394",
+    ]
+    assert {f.metrics["stopped_at"] for f in findings} == {"ingress_request"}
+    assert {f.metrics["stages_no_evidence"] for f in findings} == {6}
+    # the later sound fetch does not rescue a failed push
+    assert all("answered 503" in f.summary for f in findings)
+
+
+def test_publish_retried_after_error_passes(make_bundle) -> None:
+    files = sample_files()
+    files[FOC] = files[FOC].replace(
+        "2025-11-13T12:10:05.366487964Z [INFO] Reconnected to RabbitMQ\n",
+        "2025-11-13T12:10:05.366487964Z [INFO] Reconnected to RabbitMQ\n"
+        "2025-11-13T12:10:05.370000000Z [INFO] Alert published successfully: test-sd-124\n",
+    )
+    trace = pa.diagnose.alert_trace(build(make_bundle, files))
+    row = trace[(trace["alert_id"] == "test-sd-124") & (trace["stage"] == "focus_published")].iloc[0]
+    assert row["status"] == "passed"
+    assert "after 1 failed attempt(s)" in row["detail"]
+
+
+def test_rabbitmq_log_without_message_events_is_no_evidence(make_bundle) -> None:
+    files = sample_files()
+    files[RMQ] = without(files[RMQ], "Message published", "Message consumed")
+    frames = build(make_bundle, files)
+    trace = pa.diagnose.alert_trace(frames)
+    assert stages(trace, "test-sd-123")["rabbitmq_published"] == "no_evidence"
+    assert stages(trace, "test-sd-123")["rabbitmq_consumed"] == "no_evidence"
+    assert [f.subject for f in pa.diagnose.alerts(frames)] == ["test-sd-124"]
+
+
+def test_publish_to_another_exchange_does_not_count(make_bundle) -> None:
+    files = sample_files()
+    files[RMQ] = files[RMQ].replace("exchange 'prisma'", "exchange 'audit'")
+    frames = build(make_bundle, files)
+    assert stages(pa.diagnose.alert_trace(frames), "test-sd-123")["rabbitmq_published"] == "missing"
+    assert stages(pa.diagnose.alert_trace(frames, exchange="audit"), "test-sd-123")["rabbitmq_published"] == "passed"
+    # a gap followed by consumption, detection, sound and MongoDB: not a stop
+    assert [f.subject for f in pa.diagnose.alerts(frames)] == ["test-sd-124"]
+
+
+def test_window_s_is_honoured(frames: Frames) -> None:
+    tight = pa.diagnose.alert_trace(frames, window_s=0.5)
+    assert stages(tight, "test-sd-123")["frontend_sound"] == "missing"  # fetched 1 s after the push
+    assert stages(pa.diagnose.alert_trace(frames), "test-sd-123")["frontend_sound"] == "passed"
+
+
+def test_each_untagged_line_serves_one_alert_only() -> None:
+    focus = schema.FOCUS.conform(
+        [
+            rec(
+                "f.log", 1, "2025-11-13 12:00:00.10", 'Received alert: {"alertId": "a-1"}', level="info", alert_id="a-1"
+            ),
+            rec(
+                "f.log", 2, "2025-11-13 12:00:00.20", "Publishing alert to RabbitMQ: a-1", level="info", alert_id="a-1"
+            ),
+            rec("f.log", 3, "2025-11-13 12:00:00.30", "Alert published successfully", level="info"),
+            rec(
+                "f.log", 4, "2025-11-13 12:00:01.10", 'Received alert: {"alertId": "a-2"}', level="info", alert_id="a-2"
+            ),
+            rec(
+                "f.log", 5, "2025-11-13 12:00:01.20", "Publishing alert to RabbitMQ: a-2", level="info", alert_id="a-2"
+            ),
+            rec("f.log", 6, "2025-11-13 12:00:01.30", "Alert published successfully", level="info"),
+        ]
+    )
+    rmq = schema.RABBITMQ_LOG.conform(
+        [
+            rec(
+                "r.log",
+                7,
+                "2025-11-13 12:00:00.25",
+                "Message published to exchange 'prisma' with routing_key 'Algorithm.AlertReport.MLGround'",
+                level="debug",
+                exchange="prisma",
+                routing_key="Algorithm.AlertReport.MLGround",
+            ),
+        ]
+    )
+    trace = pa.diagnose.alert_trace(Frames(focus=focus, rabbitmq_log=rmq))
+    assert stages(trace, "a-1")["focus_published"] == "passed"
+    assert stages(trace, "a-2")["focus_published"] == "passed"
+    assert stages(trace, "a-1")["rabbitmq_published"] == "passed"
+    assert stages(trace, "a-2")["rabbitmq_published"] == "missing"  # the one line went to a-1
+    # the `Alert published successfully` lines pair with their own `Publishing` line
+    lines = trace[trace["stage"] == "focus_published"]["line_no"].tolist()
+    assert lines == [3, 6]
+    [f] = pa.diagnose.alerts(Frames(focus=focus, rabbitmq_log=rmq))
+    assert (f.subject, f.metrics["stopped_at"], f.component) == ("a-2", "rabbitmq_published", "rabbitmq")
+    assert f.summary == (
+        "alert a-2: Focus publish passed at 2025-11-13 12:00:01.300 UTC but RabbitMQ logged no message "
+        "published to the exchange within 30 s."
+    )
+
+
+def test_publishing_without_confirmation_is_missing() -> None:
+    focus = schema.FOCUS.conform(
+        [
+            rec(
+                "f.log", 1, "2025-11-13 12:00:00.10", 'Received alert: {"alertId": "a-1"}', level="info", alert_id="a-1"
+            ),
+            rec(
+                "f.log", 2, "2025-11-13 12:00:00.20", "Publishing alert to RabbitMQ: a-1", level="info", alert_id="a-1"
+            ),
+            rec("f.log", 3, "2025-11-13 12:00:00.25", "Failed to publish alert a-12: timeout", level="error"),
+        ]
+    )
+    [f] = pa.diagnose.alerts(Frames(focus=focus))  # the error about a-12 is not about a-1
+    assert f.metrics["stopped_at"] == "focus_published"
+    assert f.metrics["stop_status"] == "missing"
+    assert "never confirmed `Alert published successfully`" in f.summary
+    assert [e.line_no for e in f.evidence] == [1, 2]
+
+
+def test_analyzer_only_alert_with_later_gap_in_absent_logs_is_silent() -> None:
+    analyzer = schema.ANALYZER.conform(
+        [
+            rec(
+                "a.log",
+                1,
+                "2025-11-13 12:00:00",
+                "Alert detected: class_id=104, severity=3, distance_m=10",
+                level="info",
+                event="alert_detected",
+            ),
+            rec(
+                "a.log",
+                2,
+                "2025-11-13 12:00:00.1",
+                "Alert published successfully: x-9",
+                level="info",
+                event="alert_published",
+                alert_id="x-9",
+            ),
+        ]
+    )
+    trace = pa.diagnose.alert_trace(Frames(analyzer=analyzer))
+    assert stages(trace, "x-9")["analyzer_detected"] == "passed"
+    assert trace[trace["stage"] == "analyzer_detected"]["line_no"].tolist() == [1]
+    assert pa.diagnose.alerts(Frames(analyzer=analyzer)) == []
+
+
+def test_sample_files_are_what_the_tests_edit() -> None:
+    # guards the variants above: the lines they rewrite exist in the sample
+    files = sample_files()
+    assert files[ING].count("push-to-rabbit") == 2
+    assert files[ING].count("alert_sound.mp3") == 1
+    assert "Failed to publish alert test-sd-124" in files[FOC]
+    assert Path(SAMPLE / MONGO).read_text(encoding="utf-8").count("test-sd-123") == 1
