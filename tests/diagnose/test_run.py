@@ -91,10 +91,13 @@ def test_every_code_has_a_rule():
     assert emitted == set(Code)
 
 
-def test_findings_quote_real_lines():
-    frames = pa.samples.waiting_for_fiber().frames()
-    bundle_root = pa.samples.path("waiting_for_fiber")
-    for finding in pa.diagnose.run(frames):
+@pytest.mark.parametrize("name", ["waiting_for_fiber", "consumer_slow", "alert_lost"])
+def test_findings_quote_real_lines(name):
+    bundle_root = pa.samples.path(name)
+    found = pa.diagnose.run(f"sample:{name}")
+    assert found
+    for finding in found:
+        assert finding.next_steps, finding.code
         assert finding.evidence, finding.code
         for ev in finding.evidence:
             file = bundle_root / ev.source.split("#", 1)[0]
@@ -102,6 +105,9 @@ def test_findings_quote_real_lines():
             if ev.line_no is not None:
                 lines = file.read_text(encoding="utf-8").split("\n")
                 assert 1 <= ev.line_no <= len(lines)
+                line = lines[ev.line_no - 1]
+                words = [w for w in ev.text.replace('"', " ").split() if len(w) > 6][:3]
+                assert any(w in line for w in words) or not words, (ev.where, ev.text, line)
 
 
 def test_timeline_has_the_findings():
