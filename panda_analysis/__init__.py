@@ -12,7 +12,9 @@ Package map
 ``pa.schema``                 one declaration per frame (columns, dtypes, meanings)
 ``pa.Frames``                 every frame of one bundle
 ``pa.diagnose``               frames → findings: ``run(frames)`` and one rule per problem family
-``pa.findings``               ``Finding``/``Evidence`` values, ``table()``, ``to_json()``
+``pa.findings``               ``Finding``/``Evidence`` values, ``table()``, ``to_json()``, ``select()``
+``pa.plot``                   plotly figures named like the diagnoses (loaded on first use)
+``pa.report``                 notebook helpers; run notebooks with papermill into HTML reports
 ``pa.samples``                embedded sample bundles (the default evidence)
 ``pa.errors``                 ``PandaAnalysisError`` and friends
 
@@ -27,7 +29,7 @@ Examples
 
 from __future__ import annotations
 
-from panda_analysis import diagnose, errors, findings, parse, samples, schema
+from panda_analysis import diagnose, errors, findings, parse, report, samples, schema
 from panda_analysis.bundle import Bundle, BundleWriter, load_bundle
 from panda_analysis.schema import Frames
 
@@ -40,8 +42,22 @@ __all__ = [
     "findings",
     "load_bundle",
     "parse",
+    "plot",
+    "report",
     "samples",
     "schema",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # plotly loads on first use of pa.plot (STYLE: heavy dependencies load lazily)
+    if name == "plot":
+        import importlib
+
+        module = importlib.import_module("panda_analysis.plot")
+        globals()["plot"] = module
+        return module
+    msg = f"module 'panda_analysis' has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -18,13 +18,13 @@ UTC_NS = "datetime64[ns, UTC]"
 
 _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+(?:\.\d+)?)d)?\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*"
-    r"(?:(?P<m>\d+(?:\.\d+)?)m(?!s))?\s*(?:(?P<s>\d+(?:\.\d+)?)s)?\s*"
+    r"(?:(?P<m>\d+(?:\.\d+)?)(?:min|m)(?!s))?\s*(?:(?P<s>\d+(?:\.\d+)?)s)?\s*"
     r"(?:(?P<ms>\d+(?:\.\d+)?)ms)?\s*$"
 )
 
 
 def parse_duration(text: str | float | int | pd.Timedelta) -> pd.Timedelta:
-    """Parse a duration such as ``"2h"``, ``"90s"``, ``"1h30m"``, ``"500ms"`` or seconds.
+    """Parse a duration such as ``"2h"``, ``"90s"``, ``"10min"``, ``"1h30m"``, ``"500ms"`` or seconds.
 
     Examples
     --------

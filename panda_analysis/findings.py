@@ -37,6 +37,7 @@ __all__ = [
     "Severity",
     "dedupe",
     "from_json",
+    "select",
     "sort",
     "table",
     "to_json",
@@ -235,6 +236,38 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
+
+
+def select(
+    findings: Iterable[Finding],
+    *,
+    codes: Iterable[str | Code] | None = None,
+    about: str | None = None,
+    min_severity: str | Severity | None = None,
+) -> list[Finding]:
+    """Findings with one of ``codes``, whose subject or component contains ``about``, at least ``min_severity``.
+
+    Empty or ``None`` arguments do not filter (notebook parameters use ``""`` for "all").
+
+    Examples
+    --------
+    >>> import panda_analysis as pa
+    >>> found = pa.diagnose.run(pa.samples.consumer_slow())
+    >>> [f.subject for f in select(found, about="19-6")]
+    ['19-6']
+    """
+    wanted = {Code(c) for c in codes} if codes else None
+    worst = Severity(min_severity).rank if min_severity else None
+    out = []
+    for f in findings:
+        if wanted is not None and f.code not in wanted:
+            continue
+        if about and about not in f.subject and about not in f.component:
+            continue
+        if worst is not None and f.severity.rank > worst:
+            continue
+        out.append(f)
+    return out
 
 
 def sort(findings: Iterable[Finding]) -> list[Finding]:

@@ -26,6 +26,7 @@ from panda_analysis.errors import SchemaError
 
 __all__ = [
     "FRAMES",
+    "STATE_FRAMES",
     "Column",
     "FrameSchema",
     "Frames",
@@ -559,6 +560,10 @@ FRAMES: dict[str, FrameSchema] = {
 }
 
 
+#: Frames that describe state at collection time rather than events (not cut by ``Frames.window``).
+STATE_FRAMES = frozenset({"pods", "restarts", "jobs", "services", "endpoints", "pods_text"})
+
+
 def _empty(name: str) -> Any:
     return field(default_factory=FRAMES[name].empty)
 
@@ -614,6 +619,41 @@ class Frames:
         if not value:
             return None
         return pd.Timestamp(value).tz_convert("UTC") if pd.Timestamp(value).tzinfo else pd.Timestamp(value).tz_localize("UTC")
+
+    def window(self, since: Any = None, until: Any = None) -> Frames:
+        """A copy keeping the events whose ``ts`` is in ``[since, until]``.
+
+        Event frames (logs, Kubernetes events, probes, snapshots, documents) are cut;
+        state frames (:data:`STATE_FRAMES`: pods, restarts, jobs, services, endpoints,
+        pods_text), which describe the cluster as collected, are kept whole, and so are
+        rows without a ``ts``.
+
+        ``since`` / ``until`` are Timestamps, ISO-8601 strings, or durations before the
+        bundle's ``created_at`` such as ``"2h"``; ``None`` or ``""`` means open-ended.
+        """
+        from panda_analysis._time import parse_instant
+
+        lo = parse_instant(since, now=self.created_at) if since not in (None, "") else None
+        hi = parse_instant(until, now=self.created_at) if until not in (None, "") else None
+        if lo is None and hi is None:
+            return self
+        if lo is not None and hi is not None and lo > hi:
+            msg = f"empty time window: since {lo} is after until {hi}"
+            raise ValueError(msg)
+        changes = {}
+        for name, df in self.items():
+            if name in STATE_FRAMES:
+                continue
+            keep = df["ts"].isna()
+            inside = pd.Series(True, index=df.index)
+            if lo is not None:
+                inside &= df["ts"] >= lo
+            if hi is not None:
+                inside &= df["ts"] <= hi
+            kept = df[keep | inside.fillna(False)].reset_index(drop=True)
+            kept.attrs = dict(df.attrs)
+            changes[name] = kept
+        return dataclasses.replace(self, **changes)
 
     def replace(self, **changes: Any) -> Frames:
         """A copy with some frames replaced (frames are immutable)."""

@@ -17,7 +17,7 @@ from panda_analysis.errors import SchemaError
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("500ms", 0.5), (2.5, 2.5)],
+    [("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86400), ("1h30m", 5400), ("10min", 600), ("500ms", 0.5), (2.5, 2.5)],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
@@ -165,3 +165,19 @@ def test_frames_container():
     assert len(replaced.pods) == 1
     assert frames.pods.empty
     assert "pods=1" in repr(replaced)
+
+
+def test_frames_window_cuts_events_not_state():
+    frames = schema.Frames(
+        focus=schema.FOCUS.conform([{"ts": "2025-11-08T13:00:00Z"}, {"ts": "2025-11-08T14:00:00Z"}, {"ts": None}]),
+        pods=schema.PODS.conform([{"ts": "2025-10-01T00:00:00Z", "pod": "old-but-running"}]),
+        meta={"created_at": "2025-11-08T15:00:00Z"},
+    )
+    cut = frames.window("2025-11-08T13:30:00Z", None)
+    assert cut.focus["ts"].isna().tolist() == [False, True]
+    assert len(cut.pods) == 1
+    assert len(frames.focus) == 3  # the input is not changed
+    assert len(frames.window("90min", "").focus) == 2  # since 13:30, relative to created_at
+    assert frames.window(None, "") is frames
+    with pytest.raises(ValueError, match="empty time window"):
+        frames.window("2025-11-08T14:00Z", "2025-11-08T13:00Z")
