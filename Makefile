@@ -11,7 +11,7 @@ BUNDLE ?= sample:waiting_for_fiber
 .PHONY: report test lint bench clean help
 
 help:
-	@echo "make report [BUNDLE=...]  evidence inventory, parsed tables and findings for BUNDLE (default $(BUNDLE))"
+	@echo "make report [BUNDLE=...]  HTML incident report of every runbook notebook for BUNDLE (default $(BUNDLE))"
 	@echo "make test                 the whole test suite"
 	@echo "make lint                 ruff + mypy"
 	@echo "make bench                ingress parser benchmark (prints ratios)"
@@ -23,10 +23,9 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 report: $(BIN)/.installed
-	$(BIN)/panda-analysis inventory $(BUNDLE) --tables
-	@echo
-	@# exit status 1 means "critical findings", which is the expected result on the incident sample
-	$(BIN)/panda-analysis diagnose $(BUNDLE) || test $$? -eq 1
+	@# every runbook notebook → reports/<bundle>-<UTC time>/*.html (+ .ipynb audit records, findings.json);
+	@# exit status 1 means "critical findings", the expected result on the incident sample
+	$(BIN)/panda-analysis report $(BUNDLE) || test $$? -eq 1
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

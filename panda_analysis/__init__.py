@@ -15,6 +15,9 @@ Package map
 ``pa.findings``               ``Finding``/``Evidence`` values, ``table()``, ``to_json()``, ``select()``
 ``pa.plot``                   plotly figures named like the diagnoses (loaded on first use)
 ``pa.report``                 notebook helpers; run notebooks with papermill into HTML reports
+``pa.collect``                live read-only collection (RabbitMQ management API so far; loaded on first use)
+``pa.serve``                  ``BundleServer``: a bundle as a read-only Kubernetes API on loopback
+``pa.redact``                 ``Redactor``: secrets out of evidence before it is written
 ``pa.samples``                embedded sample bundles (the default evidence)
 ``pa.errors``                 ``PandaAnalysisError`` and friends
 
@@ -29,7 +32,7 @@ Examples
 
 from __future__ import annotations
 
-from panda_analysis import diagnose, errors, findings, parse, report, samples, schema
+from panda_analysis import diagnose, errors, findings, parse, redact, report, samples, schema
 from panda_analysis.bundle import Bundle, BundleWriter, load_bundle
 from panda_analysis.schema import Frames
 
@@ -43,6 +46,7 @@ __all__ = [
     "load_bundle",
     "parse",
     "plot",
+    "redact",
     "report",
     "samples",
     "schema",
@@ -53,11 +57,11 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> object:
     # plotly loads on first use of pa.plot (STYLE: heavy dependencies load lazily)
-    if name == "plot":
+    if name in {"plot", "collect", "serve"}:
         import importlib
 
-        module = importlib.import_module("panda_analysis.plot")
-        globals()["plot"] = module
+        module = importlib.import_module(f"panda_analysis.{name}")
+        globals()[name] = module
         return module
     msg = f"module 'panda_analysis' has no attribute {name!r}"
     raise AttributeError(msg)

@@ -26,7 +26,7 @@ import tarfile
 import tempfile
 import weakref
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
@@ -421,12 +421,33 @@ def _check_rel(rel: str) -> str:
     return posix.as_posix()
 
 
+def _merge_redacted(given: Any, records: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """Merge redaction records into a manifest's ``"redacted"`` list, summing per kind and file.
+
+    Entries of ``given`` that are not ``{"kind", "file", "count"}`` records are kept as
+    they are, first.
+    """
+    kept: list[Any] = []
+    counts: dict[tuple[str, str], int] = {}
+    for entry in [*(given if isinstance(given, list) else []), *records]:
+        if isinstance(entry, Mapping) and {"kind", "file", "count"} <= entry.keys() and isinstance(entry["count"], int):
+            key = (str(entry["file"]), str(entry["kind"]))
+            counts[key] = counts.get(key, 0) + entry["count"]
+        else:
+            kept.append(entry)
+    return kept + [{"kind": kind, "file": file, "count": n} for (file, kind), n in sorted(counts.items())]
+
+
 class BundleWriter:
     """Write a ``panda-bundle/1`` bundle: a directory, or a ``.tar.gz`` when the path ends so.
 
     Use as a context manager; ``manifest.json`` (with ``format`` and ``created_at``) is
     written on close, and the archive is packed then. Files are written through the
-    optional ``redact`` callable (``(rel_path, text) -> text``) before they touch disk.
+    optional ``redact`` callable (``(rel_path, text) -> text``) before they touch disk;
+    ``redact=True`` means a fresh :class:`~panda_analysis.redact.Redactor`. When the hook
+    keeps ``records`` (as a ``Redactor`` does), the manifest's ``"redacted"`` list gets
+    them on close (kind, file, count; merged with any list the given manifest has), and
+    a hook with ``redact_json`` also redacts the manifest's own values.
 
     Examples
     --------
@@ -436,6 +457,11 @@ class BundleWriter:
     ...     _ = w.add_text("k8s/pods.txt", "NAME READY STATUS RESTARTS AGE\\n")
     >>> load_bundle(out).files()
     ['k8s/pods.txt']
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "evidence"
+    >>> with BundleWriter(out, redact=True) as w:
+    ...     _ = w.add_text("logs/panda/mongodb-0/mongodb.log", "connect mongodb://panda:hunter2@mongodb:27017\\n")
+    >>> load_bundle(out).manifest["redacted"]
+    [{'kind': 'uri_password', 'file': 'logs/panda/mongodb-0/mongodb.log', 'count': 1}]
     """
 
     def __init__(
@@ -443,7 +469,7 @@ class BundleWriter:
         dest: str | os.PathLike[str],
         *,
         manifest: Mapping[str, Any] | None = None,
-        redact: Any = None,
+        redact: Callable[[str, str], str] | bool | None = None,
         overwrite: bool = False,
     ):
         self.path = Path(dest)
@@ -454,7 +480,11 @@ class BundleWriter:
         self.manifest: dict[str, Any] = {"format": FORMAT, **dict(manifest or {})}
         self.manifest["format"] = FORMAT
         self.manifest.setdefault("created_at", pd.Timestamp.now(tz="UTC").isoformat().replace("+00:00", "Z"))
-        self._redact = redact
+        if redact is True:
+            from panda_analysis.redact import Redactor
+
+            redact = Redactor()
+        self._redact: Callable[[str, str], str] | None = redact or None
         self._staging = Path(tempfile.mkdtemp(prefix="panda-bundle-w-")) if self.is_archive else self.path
         self._staging.mkdir(parents=True, exist_ok=True)
         self.written: list[str] = []
@@ -495,6 +525,15 @@ class BundleWriter:
 
     def close(self) -> Path:
         """Write the manifest and, for archives, pack the ``.tar.gz``. Returns the bundle path."""
+        redactor: Any = self._redact
+        if redactor is not None and hasattr(redactor, "redact_json"):
+            given = self.manifest.pop("redacted", None)
+            self.manifest = redactor.redact_json(self.manifest, where="manifest.json")
+            if given is not None:
+                self.manifest["redacted"] = given
+        records = getattr(redactor, "records", None)
+        if records is not None:
+            self.manifest["redacted"] = _merge_redacted(self.manifest.get("redacted"), records)
         (self._staging / "manifest.json").write_text(
             json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

@@ -1,23 +1,25 @@
 """The ``panda-analysis`` command (thin over the library).
 
-Exit status: 0 success, 2 usage or bundle error (later commands add 1 for critical
-findings).
+Exit status: 0 success, 1 critical findings (``diagnose``, ``report``), 2 usage, bundle or
+parameter error, 3 a report notebook failed (its partial notebook and HTML are kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import pandas as pd
 
-from panda_analysis import diagnose, samples
+from panda_analysis import diagnose, report, samples
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import PandaAnalysisError
@@ -195,6 +197,56 @@ def _cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _param_value(text: str) -> Any:
+    """A ``-p NAME VALUE`` value: JSON when it parses (numbers, true/false, lists), else the text."""
+    python_words = {"True": True, "False": False, "None": None}
+    if text in python_words:  # as papermill's -p reads them
+        return python_words[text]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _default_out(bundle: str) -> Path:
+    name = bundle.removeprefix("sample:").rstrip("/\\")
+    name = Path(name).name.removesuffix(".tar.gz").removesuffix(".tgz") or "bundle"
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / f"{name}-{stamp}"
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    parameters = {name: _param_value(value) for name, value in args.parameter}
+    out_dir = Path(args.out) if args.out else _default_out(args.bundle)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    results = report._run_many(
+        args.bundle, out_dir=out_dir, notebooks=args.notebook or "all", parameters=parameters,
+        progress=sys.stderr.isatty(), on_progress=progress, timeout_s=args.timeout,
+    )
+    found = fnd.from_json((out_dir / "findings.json").read_text(encoding="utf-8"))
+    print(f"Report written to {out_dir.resolve()}")
+    width = max(len(r.html.stem) for r in results)
+    for r in results:
+        print(f"  {r.html.stem:<{width}}  {r.html.resolve()}{'' if r.ok else '  (PARTIAL: notebook failed)'}")
+    print(f"  {'findings':<{width}}  {(out_dir / 'findings.json').resolve()}")
+    counts = {s: sum(f.severity == s for f in found) for s in Severity}
+    codes = ", ".join(dict.fromkeys(str(f.code) for f in found))
+    print(
+        f"Findings: {len(found)} ({counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning, "
+        f"{counts[Severity.INFO]} info){': ' + codes if codes else ''}"
+    )
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"panda-analysis: error: {r.error}", file=sys.stderr)
+        print(f"  partial notebook: {r.notebook.resolve()}\n  partial report:   {r.html.resolve()}", file=sys.stderr)
+    if failed:
+        return 3
+    return 1 if counts[Severity.CRITICAL] else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="panda-analysis",
@@ -225,6 +277,33 @@ def _parser() -> argparse.ArgumentParser:
     dia.add_argument("--until", metavar="TIME", help="keep findings seen before TIME (same forms as --since)")
     dia.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour severities (default: auto)")
     dia.set_defaults(func=_cmd_diagnose)
+
+    rep = sub.add_parser(
+        "report",
+        help="run the runbook notebooks into an HTML incident report",
+        description="Execute the runbook notebooks on BUNDLE with papermill and write, per notebook, the "
+        "executed .ipynb (the audit record), a self-contained HTML page (code hidden, plots interactive) and "
+        "<name>.findings.json, plus findings.json for the whole run. Exit status: 0 no critical finding, "
+        "1 at least one critical finding, 2 usage, bundle or parameter error, 3 a notebook failed (its "
+        "partial .ipynb and .html are kept and named).",
+    )
+    rep.add_argument("bundle", metavar="BUNDLE", help="bundle directory, .tar.gz, or sample:<name>")
+    rep.add_argument(
+        "-n", "--notebook", action="append", metavar="NAME",
+        help=f"notebook to run: {', '.join(report.NOTEBOOKS)}, a comma list, or all (default); repeatable",
+    )
+    rep.add_argument("-o", "--out", metavar="DIR", help="output directory (default: ./reports/<bundle>-<UTC time>/)")
+    rep.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="notebook parameter (since, until, thresholds, pod, job_id, ...); VALUE is read as JSON when it "
+        "parses (numbers, true/false), else as text; given to every notebook that declares NAME",
+    )
+    rep.add_argument("--timeout", type=float, default=600.0, metavar="S", help="longest a notebook cell may run (default 600)")
+    rep.set_defaults(func=_cmd_report)
+
+    from panda_analysis import serve
+
+    serve.add_parser(sub)
 
     smp = sub.add_parser("samples", help="list the embedded sample bundles")
     smp.set_defaults(func=_cmd_samples)

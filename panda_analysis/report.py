@@ -22,11 +22,18 @@ panda_analysis.report.ParameterError: parameter pod_within_s=-1.0 must be a posi
 
 from __future__ import annotations
 
+import ast
+import datetime
 import functools
 import html
 import inspect
+import json
+import logging
 import os
-from collections.abc import Callable, Sequence
+import re
+import shutil
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +42,7 @@ import pandas as pd
 
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
-from panda_analysis.errors import PandaAnalysisError
+from panda_analysis.errors import BundleError, PandaAnalysisError, ReportError
 from panda_analysis.findings import Code, Finding
 from panda_analysis.schema import Frames
 
@@ -43,13 +50,19 @@ __all__ = [
     "NOTEBOOKS",
     "NotebookInfo",
     "ParameterError",
+    "ReportOutput",
     "check",
+    "declared_parameters",
     "evidence_table",
+    "export_html",
     "findings_table",
     "inventory",
     "load",
     "next_steps",
     "notebook_dir",
+    "run",
+    "run_all",
+    "runbook_dir",
 ]
 
 
@@ -117,9 +130,13 @@ def _bundle(bundle: object) -> Bundle:
     if not isinstance(bundle, str) or not bundle.strip():
         msg = f"parameter bundle={bundle!r} must be a bundle path, a .tar.gz or sample:<name>"
         raise ParameterError(msg)
-    if bundle.startswith("sample:") or not Path(bundle).exists():
-        return _open(bundle)  # samples are immutable; missing paths raise BundleError here
-    return load_bundle(bundle)  # a directory on disk may change between runs: no cache
+    try:
+        if bundle.startswith("sample:") or not Path(bundle).exists():
+            return _open(bundle)  # samples are immutable; missing paths raise BundleError here
+        return load_bundle(bundle)  # a directory on disk may change between runs: no cache
+    except BundleError as err:
+        msg = f"parameter bundle={bundle!r}: {err}"
+        raise ParameterError(msg) from err
 
 
 def load(bundle: str, *, since: str = "", until: str = "") -> Frames:
@@ -176,9 +193,27 @@ def check(rule: Callable[..., Any], **params: Any) -> None:
                 raise ParameterError(msg)
 
 
-def inventory(bundle: str) -> pd.DataFrame:
-    """The bundle's evidence inventory (parts, files, rows, unparsed lines, time range)."""
-    return _bundle(bundle).inventory()
+def _styled(df: pd.DataFrame, *, left: Sequence[str] = ()) -> Any:
+    """A Styler without the index, times to the second (ms when present), text left-aligned and whole."""
+    shown = df.copy()
+    for column in shown.columns:
+        if isinstance(shown[column].dtype, pd.DatetimeTZDtype):
+            values = shown[column]
+            fmt = "%Y-%m-%d %H:%M:%S.%f" if (values.dt.microsecond.fillna(0) > 0).any() else "%Y-%m-%d %H:%M:%S"
+            text = values.dt.strftime(fmt)
+            shown[column] = (text.str.slice(0, 23) if "%f" in fmt else text).fillna("")
+    styler = shown.style.hide(axis="index")
+    if left:
+        styler = styler.set_properties(subset=list(left), **{"text-align": "left", "white-space": "pre-wrap"})
+    return styler
+
+
+def inventory(bundle: str) -> Any:
+    """The bundle's evidence inventory (parts, files, rows, unparsed lines, time range), styled for reading.
+
+    The plain DataFrame is ``pa.load_bundle(bundle).inventory()`` (or ``.data`` of the result).
+    """
+    return _styled(_bundle(bundle).inventory(), left=["part", "unparsed_sample"])
 
 
 # ------------------------------------------------------------------ display helpers
@@ -208,8 +243,11 @@ def findings_table(findings: Sequence[Finding]) -> Any:
     return styler.format({"runbook": lambda v: f'<a href="../{html.escape(str(v))}">{html.escape(str(v))}</a>'})
 
 
-def evidence_table(findings: Sequence[Finding]) -> pd.DataFrame:
-    """Every quoted evidence line of ``findings``: code, subject, where (``source:line_no``), ts, text."""
+def evidence_table(findings: Sequence[Finding]) -> Any:
+    """Every quoted evidence line of ``findings``: code, subject, where (``source:line_no``), ts, text.
+
+    Returns a pandas ``Styler`` (whole lines, no index); its ``.data`` is the DataFrame.
+    """
     rows = [
         {"code": str(f.code), "subject": f.subject, "where": e.where, "ts": e.ts, "text": e.text}
         for f in fnd.sort(findings)
@@ -217,7 +255,7 @@ def evidence_table(findings: Sequence[Finding]) -> pd.DataFrame:
     ]
     df = pd.DataFrame(rows, columns=["code", "subject", "where", "ts", "text"])
     df["ts"] = pd.to_datetime(df["ts"], utc=True).dt.as_unit("ns")
-    return df
+    return _styled(df, left=["where", "text"])
 
 
 def next_steps(findings: Sequence[Finding]) -> Any:
@@ -234,3 +272,589 @@ def next_steps(findings: Sequence[Finding]) -> Any:
             f"{steps}\n\nRunbook: [{f.runbook}](../{f.runbook})\n"
         )
     return Markdown("\n".join(parts))
+
+
+# ------------------------------------------------------------------ running notebooks into reports
+
+log = logging.getLogger(__name__)
+
+#: Family filters: a non-empty value keeps the findings whose subject or component contains it,
+#: as the notebooks do with ``pa.findings.select(..., about=...)``.
+FILTER_PARAMETERS = ("pod", "job_id", "alert_id", "queue", "client")
+#: Arguments for the kernel papermill starts. Its figures are pinned to plotly's JSON mimetype
+#: (what JupyterLab renders natively, whatever PLOTLY_RENDERER the caller has) and the HTML
+#: export turns each into an interactive figure (plotly#5365). Set at kernel start-up, before
+#: any cell, without touching our own environment (so runs can go in parallel threads).
+#: ipykernel 7 warns on stderr that its local TCP transport is unencrypted: noise in a report run.
+KERNEL_ARGUMENTS = (
+    "--IPKernelApp.exec_lines=__import__('os').environ.__setitem__('PLOTLY_RENDERER', 'plotly_mimetype')",
+    "--IPKernelApp.log_level=ERROR",
+)
+_PLOTLY_MIME = "application/vnd.plotly.v1+json"
+_TEMPLATE = "panda_report.html.j2"
+# nbconvert's lab template loads require.js, MathJax and mermaid from CDNs; a report must work
+# offline from file://, and require.js would also capture plotly.js's UMD definition so
+# `window.Plotly` never exists. So: drop them, embed plotly.js once in the head.
+_TEMPLATE_TEXT = """\
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block extra_css -%}
+<style>
+.pa-report-meta { font: 13px/1.5 system-ui, sans-serif; color: #444; background: #f6f7f9;
+  border-bottom: 1px solid #dde; padding: 8px 16px; margin-bottom: 8px; }
+.pa-report-meta code { background: #eceef2; padding: 0 4px; border-radius: 3px; }
+</style>
+{%- endblock extra_css -%}
+{%- block html_head_js -%}
+{%- if resources.plotly_js -%}
+<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>
+<script type="text/javascript">{{ resources.plotly_js }}</script>
+{%- endif -%}
+{%- endblock html_head_js -%}
+{%- block body_header -%}
+{{ super() }}
+{{ resources.pa_header }}
+{%- endblock body_header -%}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutput:
+    """What one notebook run wrote.
+
+    Attributes
+    ----------
+    notebook
+        The executed notebook (the audit record; partial when the run failed).
+    html
+        The self-contained HTML page (code hidden, plots interactive).
+    findings
+        ``<name>.findings.json``: the library's findings for the notebook's codes.
+    ok
+        ``False`` when a cell failed (the files above are then partial).
+    error
+        One line saying which cell failed and why (empty when ``ok``).
+    """
+
+    notebook: Path
+    html: Path
+    findings: Path
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    name: str
+    path: Path
+    title: str
+    codes: tuple[Code, ...]
+    parameters: dict[str, Any]
+    findings: list[Finding]
+
+
+def _resolve(notebook: str | os.PathLike[str]) -> tuple[str, Path, NotebookInfo | None]:
+    text = os.fspath(notebook)
+    if text in NOTEBOOKS:
+        path = notebook_dir() / f"{text}.ipynb"
+        if not path.is_file():
+            msg = f"notebook {text!r} not found at {path} (set PANDA_ANALYSIS_NOTEBOOKS to the notebooks directory)"
+            raise ParameterError(msg)
+        return text, path, NOTEBOOKS[text]
+    path = Path(text)
+    if path.suffix == ".ipynb" and path.is_file():
+        return path.stem, path.resolve(), NOTEBOOKS.get(path.stem)
+    msg = f"unknown notebook {text!r}; notebooks are {', '.join(NOTEBOOKS)} (or a path to an .ipynb file)"
+    raise ParameterError(msg)
+
+
+def _rule_of(parameter: str) -> str | None:
+    """The diagnose rule that has ``parameter`` as a keyword-only threshold, if any."""
+    from panda_analysis.diagnose import RULES
+
+    for rule_name, (rule, _codes) in RULES.items():
+        param = inspect.signature(rule).parameters.get(parameter)
+        if param is not None and param.kind is inspect.Parameter.KEYWORD_ONLY:
+            return rule_name
+    return None
+
+
+_TYPE_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "str": (str, "a string"),
+    "int": (int, "an integer"),
+    "float": ((int, float), "a number"),
+    "bool": (bool, "true or false"),
+    "list": (list, "a list"),
+    "dict": (dict, "a mapping"),
+}
+
+
+def _check_type(name: str, value: Any, declared: str) -> Any:
+    declared = declared.split("[", 1)[0].strip()
+    if declared == "str" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # `-p job_id 19` on the command line reads as a number
+    expected = _TYPE_CHECKS.get(declared)
+    if expected is None:
+        return value
+    types, words = expected
+    wrong_bool = isinstance(value, bool) and declared in {"int", "float"}
+    if not isinstance(value, types) or wrong_bool:
+        msg = f"parameter {name}={value!r} must be {words}"
+        raise ParameterError(msg)
+    return value
+
+
+def _bundle_argument(bundle: object) -> str:
+    if not isinstance(bundle, str) or not bundle.strip():
+        msg = f"parameter bundle={bundle!r} must be a bundle path, a .tar.gz or sample:<name>"
+        raise ParameterError(msg)
+    if bundle.startswith("sample:"):
+        return bundle
+    # the kernel runs in the notebook's directory: hand it an absolute path
+    return str(Path(bundle).expanduser().resolve())
+
+
+def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, tuple[str, Any]]:
+    """The parameters a notebook declares: ``{name: (type name, default)}`` from its ``parameters`` cell.
+
+    Read with :mod:`ast` rather than papermill's line-based inspector, which drops a parameter
+    whose help comment contains ``=``.
+
+    Examples
+    --------
+    >>> declared_parameters("consumer_delay")["bundle"]
+    ('str', 'sample:consumer_slow')
+    """
+    import nbformat
+
+    _name, path, _info = _resolve(notebook)
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        msg = f"notebook {path} needs exactly one code cell tagged `parameters`, it has {len(cells)}"
+        raise ParameterError(msg)
+    try:
+        tree = ast.parse(cells[0].source)
+    except SyntaxError as err:
+        msg = f"notebook {path}: the parameters cell does not parse: {err}"
+        raise ParameterError(msg) from err
+    out: dict[str, tuple[str, Any]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            target, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, annotation, value = node.targets[0].id, "", node.value
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except ValueError:
+            default = None
+        out[target] = (annotation or type(default).__name__, default)
+    return out
+
+
+def _prepare(notebook: str | os.PathLike[str], *, bundle: str, parameters: Mapping[str, Any] | None) -> _Plan:
+    """Resolve the notebook, validate every parameter and compute its findings (no kernel yet)."""
+    from panda_analysis import diagnose
+
+    name, path, info = _resolve(notebook)
+    declared = declared_parameters(path)
+    if "bundle" not in declared:
+        msg = f"notebook {path} has no `bundle` parameter (a cell tagged `parameters` declaring it)"
+        raise ParameterError(msg)
+    given = dict(parameters or {})
+    if "bundle" in given and given.pop("bundle") != bundle:
+        msg = "give the bundle once, as the `bundle` argument, not also as a parameter"
+        raise ParameterError(msg)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        msg = f"notebook {name!r} has no parameter {', '.join(map(repr, unknown))}; its parameters are {', '.join(declared)}"
+        raise ParameterError(msg)
+    values = {"bundle": _bundle_argument(bundle)}
+    for key, value in given.items():
+        values[key] = _check_type(key, value, declared[key][0])
+
+    def effective(key: str) -> Any:  # the value the notebook will see
+        return values[key] if key in values else declared[key][1]
+
+    since = effective("since") if "since" in declared else ""
+    until = effective("until") if "until" in declared else ""
+    frames = load(values["bundle"], since=since or "", until=until or "")
+    options: dict[str, dict[str, Any]] = {}
+    for key in declared:
+        rule = _rule_of(key)
+        if rule is not None:
+            options.setdefault(rule, {})[key] = effective(key)
+    for rule, thresholds in options.items():
+        check(diagnose.RULES[rule][0], **thresholds)
+    only = list(info.codes if info is not None else Code)
+    rules_needed = {r for r, (_f, cs) in diagnose.RULES.items() if cs & set(only)}
+    found = diagnose.run(frames, only=only, options={r: o for r, o in options.items() if r in rules_needed})
+    for key in FILTER_PARAMETERS:
+        about = effective(key) if key in declared else ""
+        if about:
+            found = fnd.select(found, about=str(about))
+    title = info.title if info is not None else name
+    return _Plan(name, path, title, tuple(only), values, found)
+
+
+def _write_json(path: Path, found: Sequence[Finding]) -> None:
+    text = json.dumps(fnd.to_json(found), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _plotly_to_html(nb: Any) -> int:
+    """Give every plotly JSON output an interactive ``text/html`` twin (in place); return how many."""
+    import plotly.io as pio
+
+    count = 0
+    for index, cell in enumerate(nb.cells):
+        for number, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            if _PLOTLY_MIME not in data:
+                continue
+            figure = data[_PLOTLY_MIME]
+            if isinstance(figure, str):
+                figure = json.loads(figure)
+            data["text/html"] = pio.to_html(
+                figure, include_plotlyjs=False, include_mathjax=False, full_html=False, validate=False,
+                default_width="100%", default_height=520, div_id=f"figure-{index}-{number}",
+                config={"displaylogo": False, "responsive": True},
+            )
+            del data[_PLOTLY_MIME]  # nbconvert would otherwise fall back to text/plain for it
+            data.pop("text/plain", None)
+            count += 1
+    return count
+
+
+def runbook_dir() -> Path:
+    """The Markdown runbooks of the checkout (``runbooks/`` next to ``notebooks/``)."""
+    return Path(__file__).resolve().parents[1] / "runbooks"
+
+
+_NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/)?([A-Za-z0-9_]+)\.ipynb(#[^)\s]*)?\)")
+
+
+def _relink(nb: Any, *, here: Path, siblings: Collection[str]) -> None:
+    """Point the notebook's relative links at what sits next to the report (in place).
+
+    ``../runbooks/x.md`` becomes ``runbooks/x.md`` when the runbooks were copied beside the page;
+    a link to another runbook notebook becomes its report page when that page is (being) written.
+    """
+    runbooks = (here / "runbooks").is_dir()
+
+    def fix(text: str) -> str:
+        if runbooks:
+            text = text.replace("](../runbooks/", "](runbooks/").replace('href="../runbooks/', 'href="runbooks/')
+        return _NOTEBOOK_LINK.sub(
+            lambda m: f"]({m[1]}.html{m[2] or ''})" if m[1] in siblings or (here / f"{m[1]}.html").exists() else m[0],
+            text,
+        )
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = fix(cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in ("text/html", "text/markdown"):
+                if isinstance(data.get(mime), str):
+                    data[mime] = fix(data[mime])
+
+
+def _copy_runbooks(out_dir: Path) -> None:
+    source = runbook_dir()
+    if not source.is_dir():  # an installed package has no runbooks/: links stay as they are
+        return
+    target = out_dir / "runbooks"
+    target.mkdir(parents=True, exist_ok=True)
+    for page in source.glob("*.md"):
+        shutil.copyfile(page, target / page.name)
+
+
+def _header(plan_title: str, *, bundle: str, parameters: Mapping[str, Any], notebook: Path, ok: bool) -> str:
+    from panda_analysis import __version__
+
+    shown = ", ".join(f"<code>{html.escape(k)}={html.escape(json.dumps(v))}</code>" for k, v in parameters.items() if k != "bundle")
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    status = "" if ok else ' <strong style="color:#8b0000">— run FAILED: partial report</strong>'
+    return (
+        f'<div class="pa-report-meta"><strong>{html.escape(plan_title)}</strong>{status}<br>'
+        f"bundle <code>{html.escape(bundle)}</code>{' · parameters ' + shown if shown else ''}"
+        f" · generated {when} by panda-analysis {__version__}"
+        f' · audit record <a href="{html.escape(notebook.name)}">{html.escape(notebook.name)}</a></div>'
+    )
+
+
+def export_html(
+    notebook: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+    header: str = "",
+    siblings: Collection[str] = (),
+) -> Path:
+    """Export an executed notebook to a self-contained HTML page: code hidden, plots interactive.
+
+    Plotly figures (their JSON mimetype output) become interactive ``<div>``\\ s driven by one
+    embedded copy of plotly.js; nothing is loaded from a CDN, so the page works offline and
+    from ``file://``. Cells tagged ``injected-parameters`` (papermill) are left out.
+
+    Parameters
+    ----------
+    notebook
+        The executed ``.ipynb``.
+    out
+        The HTML path (default: next to the notebook, ``.html``).
+    title
+        The page title (default: the notebook's ``metadata.title`` or its file name).
+    header
+        Raw HTML put at the top of the page (the run's bundle, parameters and time).
+    siblings
+        Runbook notebooks whose report pages are being written next to this one: links to
+        them (``crashloop.ipynb``) become links to their pages (``crashloop.html``).
+
+    Returns
+    -------
+    Path
+        The HTML file written.
+    """
+    import nbformat
+    import plotly.offline
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    source = Path(notebook)
+    target = Path(out) if out is not None else source.with_suffix(".html")
+    nb = nbformat.read(source, as_version=4)
+    if title:
+        nb.metadata["title"] = title
+    _relink(nb, here=target.parent, siblings=siblings)
+    figures = _plotly_to_html(nb)
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"injected-parameters", "remove_cell"}
+    exporter = HTMLExporter(
+        config=config, extra_loaders=[DictLoader({_TEMPLATE: _TEMPLATE_TEXT})], template_file=_TEMPLATE,
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+    )
+    resources = {
+        "metadata": {"name": source.stem},
+        "plotly_js": plotly.offline.get_plotlyjs() if figures else "",
+        "pa_header": header,
+    }
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _one_line(err: BaseException) -> str:
+    ename = getattr(err, "ename", type(err).__name__)
+    evalue = getattr(err, "evalue", str(err))
+    cell = getattr(err, "exec_count", None)
+    where = f"cell In [{cell}]" if cell is not None else "a cell"
+    first = str(evalue).strip().splitlines()[0] if str(evalue).strip() else ""
+    return f"{where} raised {ename}: {first}" if first else f"{where} raised {ename}"
+
+
+def _execute(
+    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
+) -> ReportOutput:
+    import nbclient.exceptions
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ipynb = out_dir / f"{plan.name}.ipynb"
+    page = out_dir / f"{plan.name}.html"
+    findings_path = out_dir / f"{plan.name}.findings.json"
+    _write_json(findings_path, plan.findings)
+    _copy_runbooks(out_dir)
+    failure: BaseException | None = None
+    log.info("executing %s into %s", plan.path, ipynb)
+    try:
+        papermill.execute_notebook(
+            str(plan.path), str(ipynb), parameters=plan.parameters, kernel_name="python3",
+            progress_bar=progress, cwd=str(plan.path.parent), execution_timeout=timeout_s,
+            extra_arguments=list(KERNEL_ARGUMENTS),
+        )
+    except (papermill.PapermillExecutionError, nbclient.exceptions.CellTimeoutError,
+            nbclient.exceptions.DeadKernelError) as err:
+        failure = err
+    header = _header(plan.title, bundle=plan.parameters["bundle"], parameters=plan.parameters, notebook=ipynb, ok=failure is None)
+    if not ipynb.exists():  # the kernel died before papermill saved anything
+        msg = f"notebook {plan.name} failed before any output was written: {_one_line(failure or RuntimeError())}"
+        raise ReportError(msg, notebook=None, html=None) from failure
+    export_html(ipynb, out=page, title=plan.title, header=header, siblings=siblings)
+    if failure is None:
+        return ReportOutput(ipynb, page, findings_path)
+    line = _one_line(failure)
+    if getattr(failure, "ename", "") == ParameterError.__name__:
+        msg = f"{getattr(failure, 'evalue', failure)} (notebook {plan.name}; partial output {ipynb})"
+        raise ParameterError(msg) from failure
+    msg = f"notebook {plan.name} failed: {line}; partial notebook {ipynb}; partial report {page}"
+    raise ReportError(msg, notebook=ipynb, html=page) from failure
+
+
+def run(
+    notebook: str | os.PathLike[str],
+    *,
+    bundle: str,
+    out_dir: str | os.PathLike[str],
+    parameters: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    timeout_s: float = 600,
+) -> ReportOutput:
+    """Execute one runbook notebook with papermill into a report.
+
+    Writes ``<out_dir>/<name>.ipynb`` (the executed notebook, the audit record),
+    ``<name>.html`` (self-contained, code hidden, interactive plots), ``<name>.findings.json``
+    (the library's findings for the notebook's codes, thresholds and filters — never scraped
+    from the notebook) and ``findings.json`` (the same, as the run's findings).
+
+    Parameters
+    ----------
+    notebook
+        A name in :data:`NOTEBOOKS` (``"crashloop"``) or a path to an ``.ipynb``.
+    bundle
+        Directory, ``.tar.gz`` or ``sample:<name>``: the notebook's ``bundle`` parameter.
+    out_dir
+        Where to write; created if needed.
+    parameters
+        Other notebook parameters (``since``, ``until``, thresholds, filters). Every name must be
+        declared in the notebook's ``parameters`` cell; values are checked before any kernel starts.
+    progress
+        Show papermill's per-cell progress bar on stderr.
+    timeout_s
+        Longest a single cell may run.
+
+    Returns
+    -------
+    ReportOutput
+        The paths written.
+
+    Raises
+    ------
+    ParameterError
+        Unknown notebook, unknown or invalid parameter (before execution), or a parameter
+        the notebook itself rejected (one line).
+    ReportError
+        A cell failed; the partial notebook and HTML are written and named in the message.
+    """
+    plan = _prepare(notebook, bundle=bundle, parameters=parameters)
+    out = Path(out_dir)
+    result = _execute(plan, out_dir=out, progress=progress, timeout_s=timeout_s)
+    _write_json(out / "findings.json", plan.findings)
+    return result
+
+
+def _selection(notebooks: Sequence[str] | str) -> list[str]:
+    names = [notebooks] if isinstance(notebooks, str) else list(notebooks)
+    names = [n.strip() for item in names for n in str(item).split(",") if n.strip()]
+    if not names or "all" in names:
+        return list(NOTEBOOKS)
+    order = {n: i for i, n in enumerate(NOTEBOOKS)}
+    return sorted(dict.fromkeys(names), key=lambda n: order.get(n, len(order)))
+
+
+def _run_many(
+    bundle: str,
+    *,
+    out_dir: str | os.PathLike[str],
+    notebooks: Sequence[str] | str = "all",
+    parameters: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    on_progress: Callable[[str], None] | None = None,
+    timeout_s: float = 600,
+) -> list[ReportOutput]:
+    names = _selection(notebooks)
+    given = dict(parameters or {})
+    declared = {name: set(declared_parameters(name)) for name in names}
+    nobody = sorted(k for k in given if not any(k in d for d in declared.values()))
+    if nobody:
+        msg = f"no selected notebook ({', '.join(names)}) has parameter {', '.join(map(repr, nobody))}"
+        raise ParameterError(msg)
+    plans = [
+        _prepare(name, bundle=bundle, parameters={k: v for k, v in given.items() if k in declared[name]})
+        for name in names
+    ]
+    out = Path(out_dir)
+    results: list[ReportOutput] = []
+    for number, plan in enumerate(plans, start=1):
+        started = time.monotonic()
+        if on_progress:
+            on_progress(f"[{number}/{len(plans)}] {plan.name} …")
+        try:
+            results.append(
+                _execute(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=[p.name for p in plans])
+            )
+            status = "done"
+        except (ReportError, ParameterError) as err:
+            ipynb, page = out / f"{plan.name}.ipynb", out / f"{plan.name}.html"
+            results.append(ReportOutput(ipynb, page, out / f"{plan.name}.findings.json", ok=False, error=str(err)))
+            status = "FAILED"
+        if on_progress:
+            on_progress(f"[{number}/{len(plans)}] {plan.name} {status} in {time.monotonic() - started:.1f} s")
+    union = fnd.sort(fnd.dedupe(f for plan in plans for f in plan.findings))
+    _write_json(out / "findings.json", union)
+    return results
+
+
+def run_all(
+    bundle: str,
+    *,
+    out_dir: str | os.PathLike[str],
+    notebooks: Sequence[str] | str = "all",
+    parameters: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    on_progress: Callable[[str], None] | None = None,
+    timeout_s: float = 600,
+) -> list[ReportOutput]:
+    """Run several notebooks (``overview`` first, then the families) into one report directory.
+
+    Every notebook is prepared (parameters validated, findings computed) before the first
+    kernel starts. A parameter goes to the notebooks that declare it; one that no selected
+    notebook declares is an error. A failing notebook does not stop the others; ``findings.json``
+    holds the union of every notebook's findings.
+
+    Parameters
+    ----------
+    bundle
+        Directory, ``.tar.gz`` or ``sample:<name>``.
+    out_dir
+        Where to write.
+    notebooks
+        ``"all"``, names, or a comma-separated string of names.
+    parameters
+        Notebook parameters, given to each notebook that declares them.
+    progress
+        Show papermill's per-cell progress bars.
+    on_progress
+        Called with one line per notebook start and end (``"[2/7] crashloop done in 6.1 s"``).
+    timeout_s
+        Longest a single cell may run.
+
+    Returns
+    -------
+    list[ReportOutput]
+        One per notebook, in run order.
+
+    Raises
+    ------
+    ParameterError
+        Before anything runs, for an unknown notebook or an invalid parameter.
+    ReportError
+        After every notebook ran, when some failed; the message names each partial notebook and page.
+    """
+    results = _run_many(
+        bundle, out_dir=out_dir, notebooks=notebooks, parameters=parameters, progress=progress,
+        on_progress=on_progress, timeout_s=timeout_s,
+    )
+    failed = [r for r in results if not r.ok]
+    if failed:
+        msg = f"{len(failed)} of {len(results)} notebooks failed: " + "; ".join(r.error for r in failed)
+        raise ReportError(msg, notebook=failed[0].notebook, html=failed[0].html)
+    return results

@@ -42,9 +42,10 @@ def test_load_rejects_bad_parameters_clearly(kwargs, message):
         pa.report.load(bundle, **kwargs)
 
 
-def test_load_unknown_bundle_is_a_bundle_error():
-    with pytest.raises(BundleError, match="no sample named 'nope'"):
+def test_load_unknown_bundle_names_the_parameter():
+    with pytest.raises(ParameterError, match="parameter bundle='sample:nope': no sample named 'nope'") as info:
         pa.report.load("sample:nope")
+    assert isinstance(info.value.__cause__, BundleError)
 
 
 def test_check_thresholds():
@@ -75,7 +76,8 @@ def test_display_tables():
     page = styled.to_html()
     assert "ALERT_NOT_DELIVERED" in page
     assert 'href="../runbooks/alert_trace.md#alert-not-delivered"' in page
-    quotes = pa.report.evidence_table(found)
+    quotes = pa.report.evidence_table(found).data
+    assert "test-sd-124" in pa.report.evidence_table(found).to_html()
     assert list(quotes.columns) == ["code", "subject", "where", "ts", "text"]
     assert len(quotes) == len(found[0].evidence)
     assert quotes["where"].str.contains(":").all()
@@ -83,3 +85,11 @@ def test_display_tables():
     assert "No findings" in empty.to_html()
     steps = pa.report.next_steps(found)
     assert "Runbook: [runbooks/alert_trace.md#alert-not-delivered]" in steps.data
+
+
+def test_inventory_display_is_readable():
+    styled = pa.report.inventory("sample:waiting_for_fiber")
+    assert list(styled.data.columns)[:3] == ["part", "present", "files"]
+    page = styled.to_html()
+    assert "2025-11-08 13:00:02.118" in page  # first live_metadata probe, to the millisecond
+    assert "+00:00" not in page

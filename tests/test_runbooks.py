@@ -9,6 +9,7 @@ underscores removed, and each space turned into a hyphen; a repeated slug gets `
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from panda_analysis.findings import RUNBOOK_ANCHORS, Code
+from panda_analysis.report import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOKS = ROOT / "runbooks"
@@ -283,3 +285,44 @@ def test_pages_hold_no_credentials() -> None:
     for name in PAGES:
         text = (RUNBOOKS / name).read_text(encoding="utf-8")
         assert not secret.search(text), f"{name}: {secret.search(text)}"
+
+
+# --------------------------------------------------------------------------- runbooks ↔ notebooks
+
+
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n != "overview"])
+def test_page_links_its_notebook_in_every_how_to_confirm(name: str) -> None:
+    page = ROOT / NOTEBOOKS[name].runbook
+    text = page.read_text(encoding="utf-8")
+    target = f"../notebooks/{name}.ipynb"
+    assert target in {t for _, t in relative_links(text)}, f"{page.name} does not link {target}"
+    assert (page.parent / target).resolve().is_file()
+    confirms = [a for a in anchors(text) if a.startswith("how-to-confirm")]
+    assert confirms, f"{page.name} has no How to confirm section"
+    for anchor in confirms:
+        section = " ".join(section_after(text, anchor))
+        assert f"]({target})" in section, f"{page.name}#{anchor} does not link {target}"
+        assert f"`panda-analysis report BUNDLE --notebook {name}`" in section, (
+            f"{page.name}#{anchor}: no report command"
+        )
+
+
+def test_index_links_every_notebook() -> None:
+    linked = {target for _, target in relative_links(INDEX.read_text(encoding="utf-8"))}
+    for name in NOTEBOOKS:
+        assert f"../notebooks/{name}.ipynb" in linked, f"the index does not link notebook {name}"
+        assert (ROOT / "notebooks" / f"{name}.ipynb").is_file()
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_notebook_title_links_an_existing_runbook_page(name: str) -> None:
+    notebook = ROOT / "notebooks" / f"{name}.ipynb"
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    first = next(c for c in cells if c["cell_type"] == "markdown")
+    source = "".join(first["source"])
+    targets = [m.group(3) for m in _LINK.finditer(source) if m.group(3).startswith("../runbooks/")]
+    assert targets, f"{notebook.name}: its first markdown cell links no runbook page"
+    for target in targets:
+        dest = (notebook.parent / target.partition("#")[0]).resolve()
+        assert dest.is_file(), f"{notebook.name}: {target} does not exist"
+    assert f"../{NOTEBOOKS[name].runbook}" in targets
