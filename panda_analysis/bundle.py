@@ -489,6 +489,11 @@ class BundleWriter:
         self._staging.mkdir(parents=True, exist_ok=True)
         self.written: list[str] = []
 
+    @property
+    def staging(self) -> Path:
+        """Directory the files are written to before ``close()`` (the bundle itself for directories)."""
+        return self._staging
+
     def __enter__(self) -> BundleWriter:
         return self
 

@@ -13,6 +13,7 @@ import logging
 import shutil
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -182,6 +183,51 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     return 1 if any(f.severity == Severity.CRITICAL for f in found) else 0
 
 
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from panda_analysis import collect
+    from panda_analysis._time import parse_duration
+
+    try:
+        interval_s = parse_duration(args.interval).total_seconds()
+        if args.since:
+            parse_duration(args.since)
+    except ValueError as err:
+        print(f"panda-analysis: error: {err}", file=sys.stderr)
+        return 2
+    if args.samples < 1 or args.samples > 100:
+        print("panda-analysis: error: --samples must be between 1 and 100", file=sys.stderr)
+        return 2
+    namespaces = args.namespace or ["panda", "kube-system"]
+    started = time.monotonic()
+    summary = collect.bundle(
+        args.out,
+        namespaces=namespaces,
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        since=args.since or None,
+        focus_url=args.focus_url,
+        insecure=args.insecure,
+        rabbitmq_url=args.rabbitmq_url,
+        mongo_uri=args.mongo_uri,
+        samples=args.samples,
+        interval_s=interval_s,
+        kubernetes=not args.no_kube,
+        on_progress=lambda text: print(f"[{time.monotonic() - started:6.1f}s] {text}", file=sys.stderr, flush=True),
+    )
+    print(f"Bundle written to {Path(args.out).resolve()}")
+    for name in summary.collected:
+        print(f"  collected  {name}")
+    for text in summary.failed:
+        print(f"  FAILED     {text}")
+    for text in summary.skipped:
+        print(f"  skipped    {text}")
+    if not summary.collected:
+        print("Nothing could be collected; see the failures above.", file=sys.stderr)
+        return 2
+    print(f"Next: panda-analysis diagnose {args.out}")
+    return 0 if summary.ok else 1
+
+
 def _code(text: str) -> Code:
     try:
         return Code(text.upper())
@@ -300,6 +346,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--timeout", type=float, default=600.0, metavar="S", help="longest a notebook cell may run (default 600)")
     rep.set_defaults(func=_cmd_report)
+
+    col = sub.add_parser(
+        "collect",
+        help="capture evidence from a live cluster into a bundle (read-only)",
+        description="Collect a panda-bundle/1 from the live platform: Kubernetes objects and logs (current and "
+        "--previous), Focus Server probes, RabbitMQ management snapshots, MongoDB connectivity and recent "
+        "documents. Read-only, every call with a timeout, secrets redacted before anything is written. "
+        "Exit status: 0 everything collected, 1 partial (failures listed), 2 nothing collected or usage error.",
+    )
+    col.add_argument("--out", "-o", required=True, metavar="PATH", help="bundle directory, or a .tar.gz file")
+    col.add_argument("--context", metavar="CTX", help="kubeconfig context (default: the current one)")
+    col.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    col.add_argument("-n", "--namespace", action="append", metavar="NAMESPACE", help="namespace to read (repeatable; default panda and kube-system)")
+    col.add_argument("--since", default="2h", metavar="DURATION", help="window of current logs (default 2h; previous logs are never cut)")
+    col.add_argument("--no-kube", action="store_true", help="do not read the Kubernetes API")
+    col.add_argument("--focus-url", metavar="URL", help="Focus Server base URL, e.g. https://10.10.10.100/focus-server")
+    col.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (like curl -k)")
+    col.add_argument("--rabbitmq-url", metavar="URL", help="RabbitMQ management URL; credentials from RABBITMQ_USER / RABBITMQ_PASSWORD")
+    col.add_argument("--mongo-uri", metavar="URI", help="MongoDB URI (connectivity check and a capped export)")
+    col.add_argument("--samples", type=int, default=3, metavar="N", help="probes / snapshots to take (default 3)")
+    col.add_argument("--interval", default="5s", metavar="DURATION", help="time between samples (default 5s)")
+    col.set_defaults(func=_cmd_collect)
 
     from panda_analysis import serve
 
