@@ -228,6 +228,41 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _cmd_probe_consumer(args: argparse.Namespace) -> int:
+    from panda_analysis import probe
+    from panda_analysis._time import parse_duration
+    from panda_analysis.bundle import BundleWriter
+
+    try:
+        deadline_s = parse_duration(args.deadline).total_seconds()
+        interval_s = parse_duration(args.interval).total_seconds()
+        configuration = json.loads(args.configuration) if args.configuration else None
+    except (ValueError, json.JSONDecodeError) as err:
+        print(f"panda-analysis: error: {err}", file=sys.stderr)
+        return 2
+    common = {
+        "focus_url": args.focus_url, "configuration": configuration, "deadline_s": deadline_s,
+        "poll_interval_s": interval_s, "verify": not args.insecure,
+    }
+    try:
+        if not args.yes:
+            result = probe.consumer_probe(None, yes=False, **common)
+            print("Dry run: nothing was configured. With --yes the probe would:")
+            print(result.plan or "")
+            return 0
+        out = args.out or f"probe-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+        with BundleWriter(out, manifest={"source": "panda-analysis probe consumer"}, redact=True) as writer:
+            result = probe.consumer_probe(writer, yes=True, **common)
+    except probe.ProbeRefused as err:
+        print(f"panda-analysis: probe refused: {err.reason}", file=sys.stderr)
+        return 2
+    print(f"Probe {result.status}: job {result.job_id or '-'}; configure {result.configure_s} s; "
+          f"ready {result.ready_s if result.ready_s is not None else 'not by the deadline'} s; {result.polls} polls")
+    print(f"Bundle written to {Path(out).resolve()}")
+    print(f"Next: panda-analysis diagnose {out} --only POD_NOT_CREATED CONSUMER_NOT_CREATED CONSUMER_SLOW")
+    return 0 if result.status == "ready" else 1
+
+
 def _code(text: str) -> Code:
     try:
         return Code(text.upper())
@@ -368,6 +403,26 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--samples", type=int, default=3, metavar="N", help="probes / snapshots to take (default 3)")
     col.add_argument("--interval", default="5s", metavar="DURATION", help="time between samples (default 5s)")
     col.set_defaults(func=_cmd_collect)
+
+    prb = sub.add_parser("probe", help="opt-in actions that touch the platform (need --yes)")
+    prb_sub = prb.add_subparsers(dest="probe", metavar="PROBE")
+    prb_sub.required = True
+    pc = prb_sub.add_parser(
+        "consumer",
+        help="configure ONE job and time configure → pod → consumer ready (seed 004)",
+        description="Configure one job on the Focus Server and follow it until its consumer is ready or the "
+        "deadline, writing the timings into a bundle the consumer diagnosis reads. Refuses while live metadata "
+        "is not ready (no storms), sends exactly one POST /configure (never retried), polls at a bounded rate. "
+        "Without --yes it only says what it would do.",
+    )
+    pc.add_argument("--focus-url", required=True, metavar="URL", help="Focus Server base URL")
+    pc.add_argument("--yes", action="store_true", help="really configure the job (otherwise: a dry run)")
+    pc.add_argument("--out", "-o", metavar="PATH", help="bundle to write (default ./probe-<UTC time>.tar.gz)")
+    pc.add_argument("--deadline", default="60s", metavar="DURATION", help="give up after (default 60s)")
+    pc.add_argument("--interval", default="0.5s", metavar="DURATION", help="between /metadata polls (default 0.5s, minimum 0.1s)")
+    pc.add_argument("--configuration", metavar="JSON", help="the configure body (default: the seed 002 configuration)")
+    pc.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (like curl -k)")
+    pc.set_defaults(func=_cmd_probe_consumer)
 
     from panda_analysis import serve
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CollectSummary", "bundle", "focus_api", "kube", "mongo", "mongo_check", "mongo_export", "rabbit_api"]
+__all__ = ["CollectSummary", "bundle", "focus_api", "job_ids_in", "kube", "mongo", "mongo_check", "mongo_export", "rabbit_api"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ _LAZY = {
     "rabbit_api": ("panda_analysis.collect._rabbit_api", "rabbit_api"),
     "kube": ("panda_analysis.collect._kube", "kube"),
     "focus_api": ("panda_analysis.collect._focus_api", "focus_api"),
+    "job_ids_in": ("panda_analysis.collect._focus_api", "job_ids_in"),
     "mongo_check": ("panda_analysis.collect._mongo", "check"),
     "mongo_export": ("panda_analysis.collect._mongo", "export"),
     "mongo": ("panda_analysis.collect._mongo", "export"),
@@ -126,7 +127,7 @@ def bundle(
         Called with one line of text per step.
     """
     from panda_analysis import __version__
-    from panda_analysis.bundle import BundleWriter, load_bundle
+    from panda_analysis.bundle import BundleWriter
     from panda_analysis.errors import PandaAnalysisError
     from panda_analysis.redact import Redactor
 
@@ -171,8 +172,7 @@ def bundle(
         else:
             summary.skipped.append("kubernetes (--no-kube)")
         if focus_url:
-            staged = load_bundle(writer.staging) if writer.staging.exists() else None
-            job_ids = importlib.import_module("panda_analysis.collect._focus_api").job_ids_in(staged) if staged else []
+            job_ids = __getattr__("job_ids_in")(writer)
             attempt(
                 "focus",
                 lambda: __getattr__("focus_api")(

@@ -167,6 +167,10 @@ class _Session(requests.Session):
         clean, userinfo = split_userinfo(url.decode() if isinstance(url, bytes) else url)
         if userinfo is not None and kwargs.get("auth") is None and self.auth is None:
             kwargs["auth"] = userinfo
+        if self.verify is not True and kwargs.get("verify") is None:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA path or
+            # verify=False (psf/requests#3829); a per-request value is honoured
+            kwargs["verify"] = self.verify
         log.debug("%s %s", verb, redact_url(clean))
         return super().request(verb, clean, *args, **kwargs)
 
