@@ -8,11 +8,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 BUNDLE ?= sample:waiting_for_fiber
 
-.PHONY: report test lint bench clean help
+.PHONY: report test lint bench lab clean help
 
 help:
 	@echo "make report [BUNDLE=...]  HTML incident report of every runbook notebook for BUNDLE (default $(BUNDLE))"
 	@echo "make test                 the whole test suite"
+	@echo "make lab [BUNDLE=...]     the runbook notebooks for BUNDLE in JupyterLab (./panda-lab/)"
 	@echo "make lint                 ruff + mypy"
 	@echo "make bench                ingress parser benchmark (prints ratios)"
 
@@ -33,6 +34,10 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check panda_analysis tests benchmarks
 	$(BIN)/mypy panda_analysis
+
+lab: $(BIN)/.installed
+	@# runbook notebooks for BUNDLE in ./panda-lab/, JupyterLab on 127.0.0.1 (prints the URL with its token; Ctrl-C stops)
+	$(BIN)/panda-analysis lab $(BUNDLE) $(LABFLAGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/ingress_bench.py

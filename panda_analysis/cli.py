@@ -424,9 +424,10 @@ def _parser() -> argparse.ArgumentParser:
     pc.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (like curl -k)")
     pc.set_defaults(func=_cmd_probe_consumer)
 
-    from panda_analysis import serve
+    from panda_analysis import lab, serve
 
     serve.add_parser(sub)
+    lab.add_parser(sub)
 
     smp = sub.add_parser("samples", help="list the embedded sample bundles")
     smp.set_defaults(func=_cmd_samples)
