@@ -298,7 +298,14 @@ def _default_out(bundle: str) -> Path:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     parameters = {name: _param_value(value) for name, value in args.parameter}
-    out_dir = Path(args.out) if args.out else _default_out(args.bundle)
+    if args.keep is not None and not args.dated:
+        print("panda-analysis: error: --keep needs --dated (it prunes dated runs under --out)", file=sys.stderr)
+        return 2
+    if args.dated:
+        base = Path(args.out or "reports")
+        out_dir = report.dated_dir(base)
+    else:
+        out_dir = Path(args.out) if args.out else _default_out(args.bundle)
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -323,9 +330,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for r in failed:
         print(f"panda-analysis: error: {r.error}", file=sys.stderr)
         print(f"  partial notebook: {r.notebook.resolve()}\n  partial report:   {r.html.resolve()}", file=sys.stderr)
+    if args.dated:
+        print(f"  {'latest':<{width}}  {report.update_latest(base, out_dir).resolve()} -> {out_dir.name}")
+        if args.keep is not None:
+            for gone in report.prune(base, keep=args.keep):
+                print(f"  removed old report {gone}")
     if failed:
         return 3
-    return 1 if counts[Severity.CRITICAL] else 0
+    return report.exit_status(found, fail_on=args.fail_on)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -380,6 +392,12 @@ def _parser() -> argparse.ArgumentParser:
         "parses (numbers, true/false), else as text; given to every notebook that declares NAME",
     )
     rep.add_argument("--timeout", type=float, default=600.0, metavar="S", help="longest a notebook cell may run (default 600)")
+    rep.add_argument("--dated", action="store_true", help="write into OUT/<UTC yyyymmddTHHMMSSZ>/ (OUT default ./reports) and point OUT/latest at it")
+    rep.add_argument("--keep", type=int, metavar="N", help="with --dated: remove the oldest dated reports beyond the newest N")
+    rep.add_argument(
+        "--fail-on", choices=("critical", "warning", "never"), default="critical",
+        help="exit status 1 when a finding is at least this bad (default critical; never: always 0 unless a notebook fails)",
+    )
     rep.set_defaults(func=_cmd_report)
 
     col = sub.add_parser(

@@ -43,7 +43,7 @@ import pandas as pd
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import BundleError, PandaAnalysisError, ReportError
-from panda_analysis.findings import Code, Finding
+from panda_analysis.findings import Code, Finding, Severity
 from panda_analysis.schema import Frames
 
 __all__ = [
@@ -52,17 +52,21 @@ __all__ = [
     "ParameterError",
     "ReportOutput",
     "check",
+    "dated_dir",
     "declared_parameters",
     "evidence_table",
+    "exit_status",
     "export_html",
     "findings_table",
     "inventory",
     "load",
     "next_steps",
     "notebook_dir",
+    "prune",
     "run",
     "run_all",
     "runbook_dir",
+    "update_latest",
 ]
 
 
@@ -858,3 +862,66 @@ def run_all(
         msg = f"{len(failed)} of {len(results)} notebooks failed: " + "; ".join(r.error for r in failed)
         raise ReportError(msg, notebook=failed[0].notebook, html=failed[0].html)
     return results
+
+
+# ------------------------------------------------------------------ scheduled runs
+
+_DATED = "%Y%m%dT%H%M%SZ"
+
+
+def dated_dir(base: str | Path, *, now: datetime.datetime | None = None) -> Path:
+    """``base/<UTC yyyymmddTHHMMSSZ>/`` for a scheduled run (a second later if that name is taken)."""
+    moment = now or datetime.datetime.now(datetime.UTC)
+    root = Path(base)
+    while True:
+        candidate = root / moment.strftime(_DATED)
+        if not candidate.exists():
+            return candidate
+        moment += datetime.timedelta(seconds=1)
+
+
+def _dated_runs(base: Path) -> list[Path]:
+    runs = []
+    for child in base.iterdir() if base.is_dir() else []:
+        try:
+            datetime.datetime.strptime(child.name, _DATED)
+        except ValueError:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            runs.append(child)
+    return sorted(runs, key=lambda p: p.name)
+
+
+def update_latest(base: str | Path, run: Path) -> Path:
+    """Point ``base/latest`` at ``run`` (a relative symlink, replaced atomically)."""
+    root = Path(base)
+    link = root / "latest"
+    tmp = root / f".latest-{run.name}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run.name, target_is_directory=True)
+    tmp.replace(link)
+    return link
+
+
+def prune(base: str | Path, *, keep: int) -> list[Path]:
+    """Remove the oldest dated runs under ``base`` beyond the newest ``keep``; returns what was removed."""
+    if keep < 1:
+        msg = f"keep={keep!r}: keep at least the newest report"
+        raise ParameterError(msg)
+    runs = _dated_runs(Path(base))
+    doomed = runs[: max(0, len(runs) - keep)]
+    for run in doomed:
+        shutil.rmtree(run)
+    return doomed
+
+
+def exit_status(found: Sequence[Finding], *, fail_on: str = "critical") -> int:
+    """1 when ``found`` has a finding at least as bad as ``fail_on`` (``never``: always 0)."""
+    if fail_on not in {"critical", "warning", "never"}:
+        msg = f"fail_on={fail_on!r}: use critical, warning or never"
+        raise ParameterError(msg)
+    if fail_on == "never":
+        return 0
+    worst = Severity(fail_on).rank
+    return 1 if any(f.severity.rank <= worst for f in found) else 0
