@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from panda_analysis import diagnose, report, samples
+from panda_analysis import diagnose, report, samples, ticket
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import PandaAnalysisError
@@ -138,24 +138,29 @@ def _inventory_line(bundle: Bundle) -> str:
 _COLOURS = {Severity.CRITICAL: "\033[1;31m", Severity.WARNING: "\033[1;33m", Severity.INFO: "\033[36m"}
 
 
-def _print_findings(found: list[Finding], *, out: TextIO, colour: bool) -> None:
+def _print_findings(found: list[Finding], *, out: TextIO, colour: bool, runbook_url: str | None = None) -> None:
     width = max(60, min(shutil.get_terminal_size((110, 24)).columns, 140))
     wrap = textwrap.TextWrapper(width=width, initial_indent="    ", subsequent_indent="    ")
     if not found:
         print("No findings: nothing wrong in this evidence.", file=out)
         return
-    counts = {s: sum(f.severity == s for f in found) for s in Severity}
+    current = [f for f in found if f.change != "resolved"]
+    counts = {s: sum(f.severity == s for f in current) for s in Severity}
     print(
-        f"{len(found)} finding{'' if len(found) == 1 else 's'}: {counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning, "
+        f"{len(current)} finding{'' if len(current) == 1 else 's'}: {counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning, "
         f"{counts[Severity.INFO]} info (worst first)",
         file=out,
     )
+    if any(f.change for f in found):
+        changes = {c: sum(f.change == c for f in found) for c in fnd.CHANGES}
+        print("against the baseline: " + ", ".join(f"{n} {c}" for c, n in changes.items()), file=out)
     for f in found:
         sev = f.severity.value.upper()
         if colour:
             sev = f"{_COLOURS[f.severity]}{sev}\033[0m"
         when = f"{_fmt_ts(f.first_seen)} .. {_fmt_ts(f.last_seen)} UTC"
-        print(f"\n{sev} {f.code}  {f.component}{f' [{f.subject}]' if f.subject else ''}  {when}", file=out)
+        change = f"[{f.change.upper()}] " if f.change else ""
+        print(f"\n{change}{sev} {f.code}  {f.component}{f' [{f.subject}]' if f.subject else ''}  {when}", file=out)
         print(wrap.fill(f.summary), file=out)
         for e in f.evidence[:3]:
             room = max(80, width - 8 - len(e.where))
@@ -163,24 +168,36 @@ def _print_findings(found: list[Finding], *, out: TextIO, colour: bool) -> None:
             print(f"    > {e.where}: {text if len(text) <= room else text[: room - 1] + '…'}", file=out)
         for i, step in enumerate(f.next_steps, start=1):
             print(textwrap.fill(step, width=width, initial_indent=f"    {i}. ", subsequent_indent="       "), file=out)
-        print(f"    runbook: {f.runbook}", file=out)
+        print(f"    runbook: {ticket.runbook_link(f, runbook_url)}", file=out)
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
+    fmt = "json" if args.json else args.format
     bundle = load_bundle(args.bundle)
     try:
         found = diagnose.run(bundle, only=args.only, since=args.since, until=args.until)
     except ValueError as err:
         print(f"panda-analysis: error: {err}", file=sys.stderr)
         return 2
-    if args.json:
+    earlier = None
+    if args.baseline:
+        earlier = load_bundle(args.baseline)
+        found = fnd.compare(found, diagnose.run(earlier, only=args.only))
+    ran = [name for name, (_, codes) in diagnose.RULES.items() if not args.only or codes & set(args.only)]
+    if fmt == "json":
         print(json.dumps(fnd.to_json(found), indent=2, ensure_ascii=False))
+    elif fmt in ticket.FORMATS:
+        sys.stdout.write(ticket.render(found, bundle=bundle, fmt=fmt, runbook_url=args.runbook_url, baseline=earlier, ran=ran))
     else:
         print(f"Bundle {bundle.origin}  (created {bundle.manifest.get('created_at', 'unknown')})")
+        if earlier is not None:
+            print(f"Baseline {earlier.origin}  (created {earlier.manifest.get('created_at', 'unknown')})")
         print(_inventory_line(bundle))
         print()
-        _print_findings(found, out=sys.stdout, colour=args.color == "always" or (args.color == "auto" and sys.stdout.isatty()))
-    return 1 if any(f.severity == Severity.CRITICAL for f in found) else 0
+        colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+        _print_findings(found, out=sys.stdout, colour=colour, runbook_url=args.runbook_url)
+    current = [f for f in found if f.change != "resolved"]
+    return 1 if any(f.severity == Severity.CRITICAL for f in current) else 0
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -360,11 +377,31 @@ def _parser() -> argparse.ArgumentParser:
     dia = sub.add_parser(
         "diagnose",
         help="diagnose a bundle: findings worst first",
-        description="Run every diagnostic rule on BUNDLE and print the findings, worst first. "
+        description="Run every diagnostic rule on BUNDLE and print the findings, worst first: as text, as JSON "
+        "(the DESIGN.md contract), or as a ticket comment (Markdown for a git host, Jira wiki markup). "
         "Exit status: 0 no critical finding, 1 at least one critical finding, 2 usage or bundle error.",
+        epilog="examples:\n"
+        "  panda-analysis diagnose sample:waiting_for_fiber --format markdown\n"
+        "  panda-analysis diagnose after.tar.gz --baseline before.tar.gz --format jira \\\n"
+        "      --runbook-url https://git.example.com/sre/panda-analysis/-/blob/main",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dia.add_argument("bundle", metavar="BUNDLE", help="bundle directory, .tar.gz, or sample:<name>")
-    dia.add_argument("--json", action="store_true", help="print the findings as JSON (the DESIGN.md contract)")
+    dia.add_argument(
+        "--format", choices=("text", "json", *ticket.FORMATS), default="text",
+        help="text (default), json (the DESIGN.md contract), markdown or jira (a ticket comment)",
+    )
+    dia.add_argument("--json", action="store_true", help="same as --format json")
+    dia.add_argument(
+        "--baseline", metavar="EARLIER_BUNDLE",
+        help="compare with an earlier bundle: mark each finding new, persisting or resolved "
+        "(matched by code and subject; --only applies to both, --since/--until to BUNDLE only)",
+    )
+    dia.add_argument(
+        "--runbook-url", metavar="BASE",
+        help="base URL for runbook links, e.g. a git host's file view of this repository "
+        "(default: paths relative to the repository; JSON keeps them relative)",
+    )
     dia.add_argument("--only", nargs="+", type=_code, metavar="CODE", help="keep only these finding codes")
     dia.add_argument("--since", metavar="TIME", help="keep findings seen after TIME (ISO-8601 UTC, or e.g. 2h before the bundle's created_at)")
     dia.add_argument("--until", metavar="TIME", help="keep findings seen before TIME (same forms as --since)")

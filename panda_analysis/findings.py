@@ -24,17 +24,19 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 import pandas as pd
 
 __all__ = [
+    "CHANGES",
     "Code",
     "Evidence",
     "Finding",
     "Severity",
+    "compare",
     "dedupe",
     "from_json",
     "select",
@@ -161,7 +163,11 @@ class Evidence:
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A diagnostic conclusion. Fields are the DESIGN.md contract; ``subject`` and
-    ``metrics`` are additions (what the finding is about, and its numbers by name)."""
+    ``metrics`` are additions (what the finding is about, and its numbers by name).
+
+    ``change`` is set only by :func:`compare`: ``new``, ``persisting`` or ``resolved``
+    relative to an earlier bundle (``""`` otherwise, and then left out of the JSON).
+    """
 
     code: Code
     severity: Severity
@@ -175,8 +181,12 @@ class Finding:
     runbook: str = ""
     subject: str = ""
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    change: str = ""
 
     def __post_init__(self) -> None:
+        if self.change not in CHANGES and self.change != "":
+            msg = f"change={self.change!r}: use one of {', '.join(CHANGES)} (or leave it empty)"
+            raise ValueError(msg)
         object.__setattr__(self, "code", Code(self.code))
         object.__setattr__(self, "severity", Severity(self.severity))
         object.__setattr__(self, "first_seen", _ts(self.first_seen))
@@ -187,13 +197,19 @@ class Finding:
             object.__setattr__(self, "runbook", self.code.runbook)
 
     @property
+    def match_key(self) -> tuple[str, str]:
+        """``(code, subject)``: how :func:`compare` pairs a finding with one from an earlier bundle
+        (the component when the subject is empty)."""
+        return (str(self.code), self.subject or self.component)
+
+    @property
     def key(self) -> str:
         """``code|component|subject``: identifies the same problem across runs and bundles."""
         return f"{self.code}|{self.component}|{self.subject}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (ISO-8601 UTC strings; what ``diagnose --json`` prints)."""
-        return {
+        out = {
             "code": str(self.code),
             "severity": str(self.severity),
             "title": self.title,
@@ -207,6 +223,9 @@ class Finding:
             "runbook": self.runbook,
             "metrics": {k: _jsonable(v) for k, v in self.metrics.items()},
         }
+        if self.change:
+            out["change"] = self.change
+        return out
 
     def _repr_html_(self) -> str:
         colour = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8"}[self.severity.value]
@@ -271,9 +290,50 @@ def select(
 
 
 def sort(findings: Iterable[Finding]) -> list[Finding]:
-    """Worst first: severity, then earliest ``first_seen``, then code and subject."""
+    """Worst first: severity, then earliest ``first_seen``, then code and subject.
+
+    Findings marked ``resolved`` by :func:`compare` come after every current one.
+    """
     far = pd.Timestamp.max.tz_localize("UTC")
-    return sorted(findings, key=lambda f: (f.severity.rank, f.first_seen or far, str(f.code), f.component, f.subject))
+    return sorted(
+        findings,
+        key=lambda f: (f.change == "resolved", f.severity.rank, f.first_seen or far, str(f.code), f.component, f.subject),
+    )
+
+
+#: The values of :attr:`Finding.change` (``diagnose --baseline``).
+CHANGES = ("new", "persisting", "resolved")
+
+
+def compare(current: Iterable[Finding], baseline: Iterable[Finding]) -> list[Finding]:
+    """Mark each finding ``new`` or ``persisting`` against an earlier bundle's, and add the
+    earlier ones that are gone as ``resolved``; worst first, resolved last.
+
+    Findings pair up by :attr:`Finding.match_key` (code and subject), one to one: two current
+    retry storms from the same client and one earlier one give one ``persisting`` and one ``new``.
+    A persisting finding keeps its current severity and numbers.
+
+    Examples
+    --------
+    >>> import panda_analysis as pa
+    >>> now = pa.diagnose.run(pa.samples.waiting_for_fiber())
+    >>> [f.change for f in compare(now, now)] == ["persisting"] * len(now)
+    True
+    >>> {f.change for f in compare([], now)}
+    {'resolved'}
+    """
+    earlier: dict[tuple[str, str], list[Finding]] = {}
+    for f in baseline:
+        earlier.setdefault(f.match_key, []).append(f)
+    out = []
+    for f in current:
+        matches = earlier.get(f.match_key)
+        change = "persisting" if matches else "new"
+        if matches:
+            matches.pop(0)
+        out.append(replace(f, change=change))
+    out += [replace(f, change="resolved") for left in earlier.values() for f in left]
+    return sort(out)
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:
@@ -324,7 +384,7 @@ def from_json(records: str | Iterable[Mapping[str, Any]]) -> list[Finding]:
                 first_seen=r.get("first_seen"), last_seen=r.get("last_seen"),
                 evidence=tuple(Evidence(**e) for e in r.get("evidence", [])),
                 next_steps=tuple(r.get("next_steps", [])), runbook=r.get("runbook", ""),
-                subject=r.get("subject", ""), metrics=dict(r.get("metrics", {})),
+                subject=r.get("subject", ""), metrics=dict(r.get("metrics", {})), change=r.get("change", ""),
             )
         )
     return out

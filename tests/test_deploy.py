@@ -21,7 +21,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -232,12 +231,14 @@ def test_cronjob_calls_collect_then_report_with_real_flags() -> None:
     script = _script()
     assert script.index("panda-analysis collect") < script.index("panda-analysis report")
     commands = _commands(script, "panda-analysis")
+    env = {e["name"]: e["value"] for e in _container()["env"] if "value" in e}
     collect = _parser().parse_args(commands["collect"])
-    report = _parser().parse_args(commands["report"])
+    report = _parser().parse_args([re.sub(r"^\$(\w+)$", lambda m: env[m[1]], word) for word in commands["report"]])
     assert collect.since == "1h"
     assert report.bundle == collect.out == "/tmp/bundle.tar.gz"
-    assert report.out == "$out"
-    assert re.search(r'^out="/reports/\$\(date -u \+%Y%m%dT%H%M%SZ\)"$', script, re.M), "one dated directory per run"
+    assert (report.out, report.dated, report.keep, report.fail_on) == ("/reports", True, 48, "critical")
+    assert "date " not in script, "--dated replaces a hand-made dated directory"
+    assert "find " not in script, "--keep replaces hand-made pruning"
 
 
 STUB = (
@@ -246,7 +247,13 @@ STUB = (
     'echo "stub panda-analysis $1"\n'
     'case "$1" in\n'
     '  collect) while [ $# -gt 0 ]; do [ "$1" = --out ] && : > "$2"; shift; done; exit "$COLLECT_RC" ;;\n'
-    '  report) mkdir -p "$4" && : > "$4/overview.html"; exit "$REPORT_RC" ;;\n'
+    "  report)\n"
+    '    [ "$REPORT_RC" = 2 ] && exit 2\n'  # a usage / bundle error writes nothing
+    '    out=; dated=; while [ $# -gt 0 ]; do case "$1" in --out|-o) out=$2; shift ;; --dated) dated=1 ;; esac; shift; done\n'
+    '    run="$out"; [ -n "$dated" ] && run="$out/$(date -u +%Y%m%dT%H%M%SZ)"\n'
+    '    mkdir -p "$run" && : > "$run/index.html" && : > "$run/overview.html"\n'
+    '    [ -n "$dated" ] && ln -sfn "$(basename "$run")" "$out/latest"\n'
+    '    exit "$REPORT_RC" ;;\n'
     "esac\n"
     "exit 99\n"
 )
@@ -258,9 +265,7 @@ def _stub(path: Path) -> None:
     path.chmod(0o755)
 
 
-def _run_script(
-    tmp_path: Path, *, collect_rc: int, report_rc: int, fail_on_critical: str = "true"
-) -> tuple[int, str, Path]:
+def _run_script(tmp_path: Path, *, collect_rc: int, report_rc: int) -> tuple[int, str, Path]:
     bin_dir, reports = tmp_path / "bin", tmp_path / "reports"
     bin_dir.mkdir()
     reports.mkdir(exist_ok=True)
@@ -272,7 +277,6 @@ def _run_script(
         "STUB_LOG": str(tmp_path / "calls.log"),
         "COLLECT_RC": str(collect_rc),
         "REPORT_RC": str(report_rc),
-        "FAIL_ON_CRITICAL": fail_on_critical,
         "HOME": str(tmp_path),
     }
     proc = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False)
@@ -282,47 +286,31 @@ def _run_script(
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="no POSIX sh")
 @pytest.mark.parametrize(
-    ("collect_rc", "report_rc", "fail_on_critical", "expected", "reported"),
+    ("collect_rc", "report_rc", "expected", "reported"),
     [
-        (0, 0, "true", 0, True),
-        (1, 0, "true", 0, True),  # a partial collect still reports
-        (2, 0, "true", 2, False),  # nothing collected: no report
-        (0, 1, "true", 1, True),  # a critical finding fails the Job
-        (0, 1, "false", 0, True),
-        (1, 3, "true", 3, True),  # a notebook failed
+        (0, 0, 0, True),
+        (1, 0, 0, True),  # a partial collect still reports
+        (2, 0, 2, False),  # nothing collected: no report
+        (0, 1, 1, True),  # a finding at or above --fail-on fails the Job
+        (1, 3, 3, True),  # a notebook failed: the partial run is kept
+        (0, 2, 2, False),  # report refused the bundle: nothing written, latest untouched
     ],
 )
-def test_cronjob_script_exit_handling(
-    tmp_path: Path, collect_rc: int, report_rc: int, fail_on_critical: str, expected: int, reported: bool
-) -> None:
-    rc, calls, reports = _run_script(
-        tmp_path, collect_rc=collect_rc, report_rc=report_rc, fail_on_critical=fail_on_critical
-    )
+def test_cronjob_script_exit_handling(tmp_path: Path, collect_rc: int, report_rc: int, expected: int, reported: bool) -> None:
+    rc, calls, reports = _run_script(tmp_path, collect_rc=collect_rc, report_rc=report_rc)
     assert rc == expected
-    assert [line.split()[0] for line in calls.splitlines()] == (["collect", "report"] if reported else ["collect"])
-    runs = sorted(reports.iterdir())
+    assert [line.split()[0] for line in calls.splitlines()] == (["collect", "report"] if collect_rc <= 1 else ["collect"])
+    if collect_rc <= 1:
+        assert "--dated --keep 48 --fail-on critical" in calls.splitlines()[1]
+    runs = sorted(p for p in reports.iterdir() if p.name != "latest")
     if reported:
         (run,) = runs
         assert re.fullmatch(r"\d{8}T\d{6}Z", run.name)
-        assert {p.name for p in run.iterdir()} == {"overview.html", "bundle.tar.gz"}
+        assert (reports / "latest").resolve() == run.resolve()
+        assert {p.name for p in run.iterdir()} == {"index.html", "overview.html", "bundle.tar.gz"}
     else:
         assert runs == []
-
-
-@pytest.mark.skipif(shutil.which("sh") is None or shutil.which("find") is None, reason="no POSIX sh / find")
-def test_cronjob_script_prunes_old_reports(tmp_path: Path) -> None:
-    reports = tmp_path / "reports"
-    old, recent = reports / "20250101T000000Z", reports / "20250102T000000Z"
-    for d in (old, recent):
-        d.mkdir(parents=True)
-    nine_days_ago = time.time() - 9 * 86400
-    os.utime(old, (nine_days_ago, nine_days_ago))
-    rc, _, _ = _run_script(tmp_path, collect_rc=0, report_rc=0)
-    assert rc == 0
-    names = sorted(p.name for p in reports.iterdir())
-    assert old.name not in names
-    assert recent.name in names
-    assert len(names) == 2  # recent + this run
+        assert not (reports / "latest").exists()
 
 
 # --------------------------------------------------------------------------- cron.txt
@@ -368,6 +356,7 @@ def test_cron_line_parses_and_runs_collect_then_report() -> None:
     collect = _parser().parse_args(commands["collect"])
     report = _parser().parse_args(commands["report"])
     assert report.bundle == collect.out
+    assert (report.out, report.dated, report.keep, report.fail_on) == ("reports", True, 48, "critical")
     assert sorted(collect.namespace) == ["kube-system", "panda"]
     assert ">> /var/log/panda-analysis.log 2>&1" in command
 
@@ -390,8 +379,10 @@ def test_cron_line_runs(tmp_path: Path, collect_rc: int, reported: bool) -> None
     calls = [c.split()[0] for c in (tmp_path / "calls.log").read_text().splitlines()]
     assert calls == (["collect", "report"] if reported else ["collect"])
     assert "stub panda-analysis collect" in (tmp_path / "panda-analysis.log").read_text()
-    runs = list((home / "reports").iterdir()) if (home / "reports").exists() else []
-    assert [re.fullmatch(r"scheduled-\d{8}T\d{6}Z", r.name) is not None for r in runs] == ([True] if reported else [])
+    runs = sorted((home / "reports").iterdir()) if (home / "reports").exists() else []
+    assert [r.name if r.name == "latest" else bool(re.fullmatch(r"\d{8}T\d{6}Z", r.name)) for r in runs] == (
+        [True, "latest"] if reported else []
+    )
 
 
 # --------------------------------------------------------------------------- README
