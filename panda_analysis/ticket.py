@@ -352,8 +352,7 @@ def _header(
     lines = [m.heading(3, f"panda-analysis: {_counts(current)} in {m.code(seen.origin)}"), ""]
     lines.append(
         f"{m.bold('Examined:')} bundle {m.code(seen.origin)} (collected {m.text(_created(seen.created_at))}); logs and probes "
-        f"from {m.text(_span(seen.first, seen.last))}; {seen.parts} kinds of evidence, {seen.rows} rows, "
-        f"{seen.unparsed} unparsed lines."
+        f"from {m.text(_span(seen.first, seen.last))}; {seen.rows} rows parsed, {seen.unparsed} lines unparsed."
     )
     gaps = [f"no {m.text(label)}" for label in seen.missing]
     if seen.unparsed:
