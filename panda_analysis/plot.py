@@ -37,8 +37,8 @@ from plotly.subplots import make_subplots
 from panda_analysis import diagnose as _diagnose
 from panda_analysis.diagnose._alerts import STAGES as ALERT_STAGES
 from panda_analysis.diagnose._consumer import STAGE_LABELS, STAGES
-from panda_analysis.diagnose._fiber import _configure_503s, _not_ready, _ok_probes
-from panda_analysis.diagnose._queues import _consumers_per_row
+from panda_analysis.diagnose._fiber import configure_503s, not_ready, ok_probes
+from panda_analysis.diagnose._queues import consumers_per_row
 from panda_analysis.findings import Code, Finding
 from panda_analysis.schema import Frames
 
@@ -490,7 +490,7 @@ def fiber(frames: Frames) -> go.Figure:
     title = "Fiber metadata: prr and dx from GET /live_metadata, /configure 503s per minute"
     lm = frames.live_metadata
     lm = lm[lm["ts"].notna()].sort_values(["ts", "line_no"], kind="stable") if not lm.empty else lm
-    errors_503, where = _configure_503s(frames)
+    errors_503, where = configure_503s(frames)
     errors_503 = errors_503[errors_503["ts"].notna()] if len(errors_503) else errors_503
     if lm.empty and errors_503.empty:
         return _empty(title, "fiber metadata (no GET /live_metadata probes and no /configure 503s)", y="prr")
@@ -505,7 +505,7 @@ def fiber(frames: Frames) -> go.Figure:
     )
     fig.update_layout(title={"text": title}, hovermode="x unified", height=520, legend={"orientation": "h", "y": -0.15})
     if not lm.empty:
-        ok_mask = _ok_probes(lm)
+        ok_mask = ok_probes(lm)
         ok = lm[ok_mask]
         failed = lm[~ok_mask]
         hover = [
@@ -546,7 +546,7 @@ def fiber(frames: Frames) -> go.Figure:
                 row=1,
                 col=1,
             )
-        for start, end in _not_ready_periods(ok, _not_ready(ok)):
+        for start, end in _not_ready_periods(ok, not_ready(ok)):
             if end > start:
                 fig.add_vrect(
                     x0=_iso(start), x1=_iso(end), row="all", col=1,
@@ -1173,7 +1173,7 @@ def queues(frames: Frames, *, queue: str | None = None) -> go.Figure:
     q = frames.queues
     if q.empty:
         return _empty(title, "RabbitMQ queues (no management snapshots)", y="messages")
-    q = q.assign(_consumers=_consumers_per_row(frames), _name=q["queue"].astype("string").fillna("?"))
+    q = q.assign(_consumers=consumers_per_row(frames), _name=q["queue"].astype("string").fillna("?"))
     if queue:
         q = q[q["_name"].str.contains(queue, regex=False).fillna(False).astype(bool)]
     q = q[q["ts"].notna()]

@@ -39,7 +39,7 @@ def _waiting(series: pd.Series) -> pd.Series:
     return series.astype("string").str.lower().str.contains(_WAITING, regex=False).fillna(False).astype(bool)
 
 
-def _not_ready(probes: pd.DataFrame) -> pd.Series:
+def not_ready(probes: pd.DataFrame) -> pd.Series:
     """Successful probes whose metadata is not ready (prr / dx not positive, waiting, null fiber)."""
     return (
         _not_positive(probes["prr"])
@@ -51,7 +51,7 @@ def _not_ready(probes: pd.DataFrame) -> pd.Series:
     ).astype(bool)
 
 
-def _ok_probes(probes: pd.DataFrame) -> pd.Series:
+def ok_probes(probes: pd.DataFrame) -> pd.Series:
     """Probes that answered 2xx with a metadata body (failed probes say nothing about readiness)."""
     return (
         (probes["status"] >= 200).fillna(False).astype(bool)
@@ -86,7 +86,7 @@ def _probe_reasons(row: pd.Series) -> list[str]:
     return out
 
 
-def _configure_503s(frames: Frames) -> tuple[pd.DataFrame, str]:
+def configure_503s(frames: Frames) -> tuple[pd.DataFrame, str]:
     """``/configure`` answers with 503: ingress rows if the ingress log has the route, else Focus access lines."""
     ingress = frames.ingress
     if not ingress.empty:
@@ -200,7 +200,7 @@ def _waiting_finding(frames: Frames, *, ok: pd.DataFrame, not_ready: pd.Series, 
     recovered_at = None if still else periods[-1][1]
     recovery = ok[ok["ts"] == recovered_at].iloc[[0]] if recovered_at is not None else ok.iloc[0:0]
 
-    errors_503, where = _configure_503s(frames)
+    errors_503, where = configure_503s(frames)
     linked = _in_periods(errors_503, periods)
     reasons = _probe_reasons(last_bad)
     not_ready_s = ((recovered_at if recovered_at is not None else last_bad["ts"]) - first_bad["ts"]).total_seconds()
@@ -280,7 +280,7 @@ def _waiting_finding(frames: Frames, *, ok: pd.DataFrame, not_ready: pd.Series, 
 def _missing_finding(frames: Frames, *, rejected: pd.DataFrame, fields: list[str], link_window_s: float) -> Finding:
     first, last = rejected["ts"].iloc[0], rejected["ts"].iloc[-1]
     slack = pd.Timedelta(seconds=link_window_s)
-    errors_503, where = _configure_503s(frames)
+    errors_503, where = configure_503s(frames)
     linked = (
         errors_503[(errors_503["ts"] >= first - slack) & (errors_503["ts"] <= last + slack)]
         if len(errors_503)
@@ -292,9 +292,9 @@ def _missing_finding(frames: Frames, *, rejected: pd.DataFrame, fields: list[str
     recovered_by = None
     lm = frames.live_metadata
     if not lm.empty:
-        ok = lm[_ok_probes(lm)]
+        ok = lm[ok_probes(lm)]
         ok = ok[ok["ts"] > last].sort_values("ts", kind="stable")
-        ready = ok[~_not_ready(ok)]
+        ready = ok[~not_ready(ok)]
         if not ready.empty:
             recovered_at, recovered_by = ready["ts"].iloc[0], "live_metadata"
     for df, status_col in ((frames.ingress, "status"), (frames.focus, "status")):
@@ -420,11 +420,11 @@ def fiber(frames: Frames, *, link_window_s: float = 5.0) -> list[Finding]:
     lm = frames.live_metadata
     if not lm.empty:
         lm = lm.sort_values(["ts", "line_no"], kind="stable")
-        ok_mask = _ok_probes(lm)
+        ok_mask = ok_probes(lm)
         ok = lm[ok_mask]
-        not_ready = _not_ready(ok)
-        if bool(not_ready.any()):
-            out.append(_waiting_finding(frames, ok=ok, not_ready=not_ready, failed=int((~ok_mask).sum())))
+        waiting = not_ready(ok)
+        if bool(waiting.any()):
+            out.append(_waiting_finding(frames, ok=ok, not_ready=waiting, failed=int((~ok_mask).sum())))
 
     focus = frames.focus
     if not focus.empty:

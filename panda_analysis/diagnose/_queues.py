@@ -50,7 +50,7 @@ def _rabbit_pod(frames: Frames) -> tuple[str, str]:
     return _DEFAULT_NAMESPACE, _DEFAULT_POD
 
 
-def _consumers_per_row(frames: Frames) -> pd.Series:
+def consumers_per_row(frames: Frames) -> pd.Series:
     """Consumers of each queue row: ``consumer_count``, else counted in ``/api/consumers``.
 
     When the bundle has ``/api/consumers`` rows at all, a snapshot that lists none for a
@@ -222,7 +222,7 @@ def queues(
     q = frames.queues
     if q.empty:
         return []
-    q = q.assign(_consumers=_consumers_per_row(frames)).sort_values("ts", kind="stable")
+    q = q.assign(_consumers=consumers_per_row(frames)).sort_values("ts", kind="stable")
     last_snapshot = q["ts"].max()
     namespace, rabbit = _rabbit_pod(frames)
     out: list[Finding] = []
