@@ -467,7 +467,7 @@ def _run(
             out.manifest["probe"] = {**settings, "status": "refused", "reason": reason}
         msg = (
             f"Focus Server at {shown}: live metadata is not ready ({reason}); the consumer probe did not "
-            "configure anything. Wait until GET /live_metadata shows prr > 0 (see runbooks/fiber.md)."
+            "configure anything. Wait until GET /live_metadata shows prr > 0 (see runbooks/fiber_metadata.md#waiting-for-fiber)."
         )
         raise ProbeRefused(msg, reason=reason, result=result)
 

@@ -7,7 +7,10 @@ Two halves:
   (validate a rule's threshold parameters), :func:`inventory`, and display helpers
   :func:`findings_table`, :func:`evidence_table`, :func:`next_steps`;
 * what runs them: :func:`run` executes one notebook with papermill into an output
-  directory and exports a self-contained HTML page; :func:`run_all` runs several.
+  directory and exports a self-contained HTML page; :func:`run_all` runs several. Every run
+  also writes ``index.html`` (:func:`write_index`: the run's findings worst first and its
+  pages) and the runbooks rendered to HTML (``runbooks/<name>.html``, see
+  :mod:`panda_analysis.runbook_html`), which the pages' runbook links open.
 
 Examples
 --------
@@ -23,6 +26,8 @@ panda_analysis.report.ParameterError: parameter pod_within_s=-1.0 must be a posi
 from __future__ import annotations
 
 import ast
+import contextlib
+import dataclasses
 import datetime
 import functools
 import html
@@ -37,6 +42,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -67,6 +73,7 @@ __all__ = [
     "run_all",
     "runbook_dir",
     "update_latest",
+    "write_index",
 ]
 
 
@@ -341,6 +348,8 @@ class ReportOutput:
         ``False`` when a cell failed (the files above are then partial).
     error
         One line saying which cell failed and why (empty when ``ok``).
+    duration_s
+        How long the run took (kernel start to HTML export), when measured.
     """
 
     notebook: Path
@@ -348,6 +357,7 @@ class ReportOutput:
     findings: Path
     ok: bool = True
     error: str = ""
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,19 +551,26 @@ def runbook_dir() -> Path:
 
 
 _NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/)?([A-Za-z0-9_]+)\.ipynb(#[^)\s]*)?\)")
+# a runbook link as findings_table / next_steps / the notebooks' Markdown write it (Markdown or
+# an HTML attribute), ``../runbooks/x.md#a`` seen from notebooks/, or a Finding's own ``runbooks/x.md#a``
+_RUNBOOK_REF = re.compile(r"""(\]\(|href=["'])(?:\.\./)?runbooks/([A-Za-z0-9_\-]+)\.md(#[^)"'\s]*)?""")
 
 
 def _relink(nb: Any, *, here: Path, siblings: Collection[str]) -> None:
     """Point the notebook's relative links at what sits next to the report (in place).
 
-    ``../runbooks/x.md`` becomes ``runbooks/x.md`` when the runbooks were copied beside the page;
-    a link to another runbook notebook becomes its report page when that page is (being) written.
+    ``../runbooks/x.md#a`` becomes ``runbooks/x.html#a`` when the runbook was rendered beside the
+    page (:func:`panda_analysis.runbook_html.render`); a link to another runbook notebook becomes
+    its report page when that page is (being) written.
     """
-    runbooks = (here / "runbooks").is_dir()
+
+    def runbook(match: re.Match[str]) -> str:
+        if not (here / "runbooks" / f"{match[2]}.html").is_file():
+            return match[0]  # no rendered runbooks (an installed package has no runbooks/): as it was
+        return f"{match[1]}runbooks/{match[2]}.html{match[3] or ''}"
 
     def fix(text: str) -> str:
-        if runbooks:
-            text = text.replace("](../runbooks/", "](runbooks/").replace('href="../runbooks/', 'href="runbooks/')
+        text = _RUNBOOK_REF.sub(runbook, text)
         return _NOTEBOOK_LINK.sub(
             lambda m: f"]({m[1]}.html{m[2] or ''})" if m[1] in siblings or (here / f"{m[1]}.html").exists() else m[0],
             text,
@@ -569,14 +586,11 @@ def _relink(nb: Any, *, here: Path, siblings: Collection[str]) -> None:
                     data[mime] = fix(data[mime])
 
 
-def _copy_runbooks(out_dir: Path) -> None:
-    source = runbook_dir()
-    if not source.is_dir():  # an installed package has no runbooks/: links stay as they are
-        return
-    target = out_dir / "runbooks"
-    target.mkdir(parents=True, exist_ok=True)
-    for page in source.glob("*.md"):
-        shutil.copyfile(page, target / page.name)
+def _render_runbooks(out_dir: Path, *, pages: Collection[str]) -> None:
+    """The runbooks as HTML beside the report pages (nothing when the checkout has no runbooks/)."""
+    from panda_analysis import runbook_html
+
+    runbook_html.render(out_dir, pages=pages, index=True)  # every run writes index.html
 
 
 def _header(plan_title: str, *, bundle: str, parameters: Mapping[str, Any], notebook: Path, ok: bool) -> str:
@@ -589,7 +603,8 @@ def _header(plan_title: str, *, bundle: str, parameters: Mapping[str, Any], note
         f'<div class="pa-report-meta"><strong>{html.escape(plan_title)}</strong>{status}<br>'
         f"bundle <code>{html.escape(bundle)}</code>{' · parameters ' + shown if shown else ''}"
         f" · generated {when} by panda-analysis {__version__}"
-        f' · audit record <a href="{html.escape(notebook.name)}">{html.escape(notebook.name)}</a></div>'
+        f' · audit record <a href="{html.escape(notebook.name)}">{html.escape(notebook.name)}</a>'
+        ' · <a href="index.html">run index</a></div>'
     )
 
 
@@ -676,7 +691,6 @@ def _execute(
     page = out_dir / f"{plan.name}.html"
     findings_path = out_dir / f"{plan.name}.findings.json"
     _write_json(findings_path, plan.findings)
-    _copy_runbooks(out_dir)
     failure: BaseException | None = None
     log.info("executing %s into %s", plan.path, ipynb)
     try:
@@ -703,6 +717,22 @@ def _execute(
     raise ReportError(msg, notebook=ipynb, html=page) from failure
 
 
+def _attempt(
+    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
+) -> tuple[ReportOutput, ReportError | ParameterError | None]:
+    """Run one plan, timed; a failure comes back as a failed ReportOutput plus the error to raise."""
+    started = time.monotonic()
+    try:
+        result = _execute(plan, out_dir=out_dir, progress=progress, timeout_s=timeout_s, siblings=siblings)
+    except (ReportError, ParameterError) as err:
+        failed = ReportOutput(
+            out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html", out_dir / f"{plan.name}.findings.json",
+            ok=False, error=str(err), duration_s=time.monotonic() - started,
+        )
+        return failed, err
+    return dataclasses.replace(result, duration_s=time.monotonic() - started), None
+
+
 def run(
     notebook: str | os.PathLike[str],
     *,
@@ -717,7 +747,10 @@ def run(
     Writes ``<out_dir>/<name>.ipynb`` (the executed notebook, the audit record),
     ``<name>.html`` (self-contained, code hidden, interactive plots), ``<name>.findings.json``
     (the library's findings for the notebook's codes, thresholds and filters — never scraped
-    from the notebook) and ``findings.json`` (the same, as the run's findings).
+    from the notebook), ``findings.json`` (the same, as the run's findings), ``index.html``
+    (:func:`write_index`) and ``runbooks/*.html`` (every runbook, rendered by
+    :func:`panda_analysis.runbook_html.render`; the page's runbook links open them).
+    When a cell fails, ``findings.json`` and ``index.html`` are still written before the error.
 
     Parameters
     ----------
@@ -750,8 +783,13 @@ def run(
     """
     plan = _prepare(notebook, bundle=bundle, parameters=parameters)
     out = Path(out_dir)
-    result = _execute(plan, out_dir=out, progress=progress, timeout_s=timeout_s)
+    out.mkdir(parents=True, exist_ok=True)
+    _render_runbooks(out, pages=[plan.name])
+    result, failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s)
     _write_json(out / "findings.json", plan.findings)
+    write_index(out, [result], plan.findings, bundle=plan.parameters["bundle"])
+    if failure is not None:
+        raise failure
     return result
 
 
@@ -786,24 +824,21 @@ def _run_many(
         for name in names
     ]
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    siblings = [p.name for p in plans]
+    _render_runbooks(out, pages=siblings)
     results: list[ReportOutput] = []
     for number, plan in enumerate(plans, start=1):
-        started = time.monotonic()
         if on_progress:
             on_progress(f"[{number}/{len(plans)}] {plan.name} …")
-        try:
-            results.append(
-                _execute(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=[p.name for p in plans])
-            )
-            status = "done"
-        except (ReportError, ParameterError) as err:
-            ipynb, page = out / f"{plan.name}.ipynb", out / f"{plan.name}.html"
-            results.append(ReportOutput(ipynb, page, out / f"{plan.name}.findings.json", ok=False, error=str(err)))
-            status = "FAILED"
+        result, _failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=siblings)
+        results.append(result)
         if on_progress:
-            on_progress(f"[{number}/{len(plans)}] {plan.name} {status} in {time.monotonic() - started:.1f} s")
+            status = "done" if result.ok else "FAILED"
+            on_progress(f"[{number}/{len(plans)}] {plan.name} {status} in {result.duration_s or 0:.1f} s")
     union = fnd.sort(fnd.dedupe(f for plan in plans for f in plan.findings))
     _write_json(out / "findings.json", union)
+    write_index(out, results, union, bundle=_bundle_argument(bundle))
     return results
 
 
@@ -822,7 +857,8 @@ def run_all(
     Every notebook is prepared (parameters validated, findings computed) before the first
     kernel starts. A parameter goes to the notebooks that declare it; one that no selected
     notebook declares is an error. A failing notebook does not stop the others; ``findings.json``
-    holds the union of every notebook's findings.
+    holds the union of every notebook's findings and ``index.html`` (:func:`write_index`) lists
+    them worst first above every page of the run.
 
     Parameters
     ----------
@@ -862,6 +898,239 @@ def run_all(
         msg = f"{len(failed)} of {len(results)} notebooks failed: " + "; ".join(r.error for r in failed)
         raise ReportError(msg, notebook=failed[0].notebook, html=failed[0].html)
     return results
+
+
+# ------------------------------------------------------------------ the run's index page
+
+_INDEX_CSS = """\
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328;
+  margin: 0 auto; max-width: 90rem; padding: 0 1.5rem 3rem; }
+header { background: #f6f7f9; border-bottom: 1px solid #dde; margin: 0 -1.5rem 1rem; padding: 10px 1.5rem; }
+header h1 { font-size: 1.4rem; margin: 0 0 4px; }
+header p { margin: 2px 0; color: #444; }
+h2 { font-size: 1.15rem; margin: 1.6em 0 0.5em; }
+code { font: 0.92em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #eceef2;
+  padding: 0 4px; border-radius: 3px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #d0d7de; padding: 5px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.num { white-space: nowrap; text-align: right; }
+td.when { min-width: 5.5rem; }
+td.summary { min-width: 16rem; }
+td.runbook { overflow-wrap: anywhere; min-width: 9rem; }
+.subject { color: #57606a; }
+.sev { font-weight: bold; white-space: nowrap; }
+.sev-critical { background: #fde0e0; color: #8b0000; }
+.sev-warning { background: #fff1d6; color: #7a4b00; }
+.sev-info { background: #e3eefb; color: #1f4f8a; font-weight: normal; }
+.ok { color: #116329; font-weight: bold; }
+.failed { color: #8b0000; font-weight: bold; }
+.error { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: #8b0000;
+  white-space: pre-wrap; word-break: break-word; }
+p.none { font-weight: bold; color: #116329; }
+.missing { color: #6e7781; }
+"""
+
+
+def _href(out: Path, path: Path) -> str | None:
+    """A relative, URL-quoted link from ``out/index.html`` to ``path``, or ``None`` when it is not there."""
+    if not path.is_file():
+        return None
+    relative = Path(os.path.relpath(path.resolve(), out.resolve())).as_posix()
+    return quote(relative, safe="/")
+
+
+def _anchor(href: str | None, text: str, *, missing: str = "—") -> str:
+    if href is None:
+        return f'<span class="missing">{html.escape(missing)}</span>'
+    return f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>'
+
+
+def _page_codes(name: str) -> frozenset[Code]:
+    info = NOTEBOOKS.get(name)
+    return frozenset(info.codes) if info is not None else frozenset()
+
+
+def _covering_page(code: Code, results: Sequence[ReportOutput]) -> ReportOutput | None:
+    """The page that explains ``code``: its family notebook when run, else ``overview``; working pages first."""
+    family = [r for r in results if r.html.stem != "overview" and code in _page_codes(r.html.stem)]
+    overview = [r for r in results if r.html.stem == "overview"]
+    candidates = [r for r in (*family, *overview) if r.html.is_file()]
+    return next((r for r in candidates if r.ok), candidates[0] if candidates else None)
+
+
+def _page_count(result: ReportOutput, findings: Sequence[Finding]) -> int:
+    """How many findings a page covers: its ``<name>.findings.json``, else the run's findings of its codes."""
+    with contextlib.suppress(OSError, ValueError):
+        records = json.loads(result.findings.read_text(encoding="utf-8"))
+        if isinstance(records, list):
+            return len(records)
+    codes = _page_codes(result.html.stem)
+    return sum(f.code in codes for f in findings)
+
+
+def _runbook_cell(out: Path, runbook: str) -> str:
+    from panda_analysis import runbook_html
+
+    page = runbook_html.page_link(runbook)
+    path, _, fragment = page.partition("#")
+    href = _href(out, out / path)
+    if href is None or page == runbook:  # runbooks not rendered here: name the section, link nothing
+        return f"<code>{html.escape(runbook)}</code>"
+    return _anchor(f"{href}#{fragment}" if fragment else href, runbook.removeprefix("runbooks/"))
+
+
+def _when(value: pd.Timestamp | None) -> str:
+    if value is None:
+        return ""
+    iso = value.isoformat().replace("+00:00", "Z")
+    return f'<time datetime="{html.escape(iso)}">{html.escape(value.strftime("%Y-%m-%d %H:%M:%S"))}</time>'
+
+
+def _findings_section(out: Path, results: Sequence[ReportOutput], findings: Sequence[Finding]) -> str:
+    ordered = fnd.sort(findings)
+    counts = {s: sum(f.severity is s for f in ordered) for s in Severity}
+    if not ordered:
+        return (
+            '<h2 id="findings">Findings</h2>\n'
+            '<p class="none">No findings: nothing wrong in this evidence for the rules that ran.</p>\n'
+        )
+    rows = []
+    for f in ordered:
+        subject = f'<br><span class="subject">{html.escape(f.subject)}</span>' if f.subject and f.subject != f.component else ""
+        page = _covering_page(f.code, results)
+        report_link = _anchor(_href(out, page.html), _title_of(page.html.stem)) if page is not None else _anchor(None, "")
+        severity = html.escape(str(f.severity))
+        rows.append(
+            f'<tr><td class="sev sev-{severity}">{severity}</td><td><code>{html.escape(str(f.code))}</code></td>'
+            f"<td>{html.escape(f.component)}{subject}</td>"
+            f'<td class="summary"><strong>{html.escape(f.title)}</strong><br>{html.escape(f.summary)}</td>'
+            f'<td class="when">{_when(f.first_seen)}</td><td class="when">{_when(f.last_seen)}</td>'
+            f'<td>{report_link}</td><td class="runbook">{_runbook_cell(out, f.runbook)}</td></tr>'
+        )
+    summary = ", ".join(f"{counts[s]} {s}" for s in Severity)
+    return (
+        f'<h2 id="findings">Findings: {len(ordered)} ({summary}), worst first</h2>\n'
+        '<table class="findings">\n<thead><tr><th>severity</th><th>code</th><th>component / subject</th>'
+        "<th>summary</th><th>first seen (UTC)</th><th>last seen (UTC)</th><th>report page</th><th>runbook</th></tr></thead>\n"
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
+    )
+
+
+def _title_of(name: str) -> str:
+    info = NOTEBOOKS.get(name)
+    return info.title if info is not None else name
+
+
+def _pages_section(out: Path, results: Sequence[ReportOutput], findings: Sequence[Finding]) -> str:
+    rows = []
+    for r in results:
+        name = r.html.stem
+        if r.ok:
+            status = '<span class="ok">ok</span>'
+        else:
+            status = f'<span class="failed">FAILED</span><div class="error">{html.escape(r.error)}</div>'
+        duration = f"{r.duration_s:.1f} s" if r.duration_s is not None else "—"
+        rows.append(
+            f"<tr><td>{html.escape(_title_of(name))}<br><code>{html.escape(name)}</code></td>"
+            f"<td>{_anchor(_href(out, r.html), r.html.name)}</td><td>{_anchor(_href(out, r.notebook), r.notebook.name)}</td>"
+            f"<td>{status}</td><td class=\"num\">{_page_count(r, findings)}</td>"
+            f'<td class="num">{html.escape(duration)}</td></tr>'
+        )
+    if not rows:
+        return '<h2 id="pages">Pages</h2>\n<p>No notebook ran.</p>\n'
+    return (
+        '<h2 id="pages">Pages</h2>\n<table class="pages">\n<thead><tr><th>notebook</th><th>report page</th>'
+        "<th>audit record</th><th>status</th><th>findings</th><th>duration</th></tr></thead>\n"
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
+    )
+
+
+def write_index(
+    out_dir: str | os.PathLike[str],
+    results: Sequence[ReportOutput],
+    findings: Sequence[Finding],
+    *,
+    bundle: str,
+    generated: datetime.datetime | None = None,
+) -> Path:
+    """Write ``out_dir/index.html``: the run's findings worst first, then every page of the run.
+
+    The findings table gives each finding's severity (coloured), code, component and subject,
+    title and summary, first and last seen (UTC), the report page that explains it (the
+    family notebook's page when it ran, else ``overview``) and its section of the rendered
+    runbook (``runbooks/<name>.html#<anchor>``). With no findings it says so in one line. The
+    pages table gives each notebook's title, its HTML page and executed ``.ipynb`` (the audit
+    record), ``ok`` or ``FAILED`` with the one-line error, how many findings it covers (its
+    ``<name>.findings.json``) and how long it ran. The header names the bundle, the time and
+    the panda-analysis version and links ``findings.json`` and the runbooks' index.
+
+    The page is self-contained (inline CSS, no script, nothing fetched), every value is
+    HTML-escaped (summaries quote logs), and it links only files that exist in ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir
+        The report directory (created if needed).
+    results
+        The run's pages, in run order (failed ones included).
+    findings
+        The run's findings (the union written to ``findings.json``); shown worst first.
+    bundle
+        The bundle the run read, as shown in the header.
+    generated
+        When the run was made, tz-aware (default: now, UTC).
+
+    Returns
+    -------
+    Path
+        ``out_dir/index.html``.
+
+    Raises
+    ------
+    ParameterError
+        ``generated`` has no time zone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import panda_analysis as pa
+    >>> found = pa.diagnose.run(pa.samples.consumer_slow())
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     page = write_index(tmp, [], found, bundle="sample:consumer_slow")
+    ...     "CONSUMER_SLOW" in page.read_text(encoding="utf-8")
+    True
+    """
+    from panda_analysis import __version__
+
+    moment = generated or datetime.datetime.now(datetime.UTC)
+    if moment.tzinfo is None:
+        msg = f"generated={moment!r} has no time zone; pass an aware datetime (UTC)"
+        raise ParameterError(msg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    when = moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    links = [
+        _anchor(_href(out, out / "findings.json"), "findings.json", missing="no findings.json"),
+        _anchor(_href(out, out / "runbooks" / "README.html"), "runbooks", missing="no rendered runbooks"),
+    ]
+    failed = sum(not r.ok for r in results)
+    state = f' · <span class="failed">{failed} of {len(results)} pages FAILED</span>' if failed else ""
+    body = (
+        f"<header><h1>Incident report</h1>\n"
+        f"<p>bundle <code>{html.escape(bundle)}</code> · generated {html.escape(when)} by panda-analysis "
+        f"{html.escape(__version__)}{state}</p>\n<p>{' · '.join(links)}</p></header>\n<main>\n"
+        f"{_findings_section(out, results, findings)}{_pages_section(out, results, findings)}</main>\n"
+    )
+    page = out / "index.html"
+    page.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>Incident report — {html.escape(bundle)}</title>\n<style>\n{_INDEX_CSS}</style>\n</head>\n"
+        f"<body>\n{body}</body>\n</html>\n",
+        encoding="utf-8",
+    )
+    return page
 
 
 # ------------------------------------------------------------------ scheduled runs

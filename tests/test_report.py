@@ -118,10 +118,13 @@ def test_run_passes_parameters_and_pins_the_kernel(fake_papermill, notebooks_env
     assert out.notebook.exists()
     assert out.html.exists()
     assert out.findings.exists()
-    # runbooks travel with the report and the page links to the copies
+    # runbooks travel with the report, rendered to HTML, and the page links to them
     page = out.html.read_text(encoding="utf-8")
-    assert (tmp_path / "out" / "runbooks" / "crashloop.md").exists()
-    assert 'href="runbooks/crashloop.md"' in page
+    assert (tmp_path / "out" / "runbooks" / "crashloop.html").exists()
+    assert not (tmp_path / "out" / "runbooks" / "crashloop.md").exists()
+    assert 'href="runbooks/crashloop.html"' in page
+    assert 'href="index.html"' in page  # the header links the run's index
+    assert (tmp_path / "out" / "index.html").exists()
     assert 'href="overview.ipynb"' in page  # no overview page in this run: link left alone
 
 

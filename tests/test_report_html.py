@@ -10,6 +10,7 @@ data, the findings table present, no code.
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -17,6 +18,7 @@ import plotly.offline
 import pytest
 
 import panda_analysis as pa
+from panda_analysis import runbook_html
 from panda_analysis.report import NOTEBOOKS
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -109,3 +111,41 @@ def test_runbook_notebook_report_renders(name, browser, runbook_reports):
         assert any("No findings" in t for t in page.tables), page.tables
     assert page.code_inputs == 0
     assert page.title == info.title
+
+
+class _Links(HTMLParser):
+    """Every ``href`` and every element ``id`` of a page."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.ids: set[str] = set()
+        self.feed(path.read_text(encoding="utf-8"))
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"] or "")
+        if tag == "a" and values.get("href"):
+            self.hrefs.append(values["href"] or "")
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_runbook_notebook_report_links_rendered_runbook_sections(name, runbook_reports):
+    if name not in runbook_reports:
+        pytest.skip(f"notebooks/{name}.ipynb not written yet")
+    out = runbook_reports[name]
+    if isinstance(out, BaseException):
+        raise out
+    into_runbooks = [h for h in _Links(out.html).hrefs if h.startswith("runbooks/")]
+    for href in into_runbooks:
+        path, _, anchor = href.partition("#")
+        target = out.html.parent / path
+        assert target.suffix == ".html", f"{name}: {href} is not a rendered page"
+        assert target.is_file(), f"{name}: {href} does not exist"
+        if anchor:
+            assert anchor in _Links(target).ids, f"{name}: {href}: no element with that id"
+    assert runbook_html.page_link(NOTEBOOKS[name].runbook) in into_runbooks  # the title cell's runbook link
+    for finding in json.loads(out.findings.read_text(encoding="utf-8")):
+        assert runbook_html.page_link(finding["runbook"]) in into_runbooks, f"{name}: no link for {finding['code']}"
