@@ -15,6 +15,8 @@ Package map
 ``pa.findings``               ``Finding``/``Evidence`` values, ``table()``, ``to_json()``, ``select()``
 ``pa.plot``                   plotly figures named like the diagnoses (loaded on first use)
 ``pa.report``                 notebook helpers; run notebooks with papermill into HTML reports
+``pa.ticket``                 findings as a ticket comment (Markdown or Jira wiki markup)
+``pa.runbook_html``           runbooks/*.md rendered to HTML next to a report
 ``pa.collect``                live read-only collection (RabbitMQ management API so far; loaded on first use)
 ``pa.serve``                  ``BundleServer``: a bundle as a read-only Kubernetes API on loopback
 ``pa.redact``                 ``Redactor``: secrets out of evidence before it is written
@@ -32,7 +34,7 @@ Examples
 
 from __future__ import annotations
 
-from panda_analysis import diagnose, errors, findings, parse, redact, report, samples, schema
+from panda_analysis import diagnose, errors, findings, parse, redact, report, runbook_html, samples, schema, ticket
 from panda_analysis.bundle import Bundle, BundleWriter, load_bundle
 from panda_analysis.schema import Frames
 
@@ -48,8 +50,10 @@ __all__ = [
     "plot",
     "redact",
     "report",
+    "runbook_html",
     "samples",
     "schema",
+    "ticket",
 ]
 
 __version__ = "0.1.0"

@@ -334,6 +334,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     found = fnd.from_json((out_dir / "findings.json").read_text(encoding="utf-8"))
     print(f"Report written to {out_dir.resolve()}")
     width = max(len(r.html.stem) for r in results)
+    print(f"  {'index':<{width}}  {(out_dir / 'index.html').resolve()}  (open this first)")
     for r in results:
         print(f"  {r.html.stem:<{width}}  {r.html.resolve()}{'' if r.ok else '  (PARTIAL: notebook failed)'}")
     print(f"  {'findings':<{width}}  {(out_dir / 'findings.json').resolve()}")

@@ -1004,7 +1004,7 @@ def _findings_section(out: Path, results: Sequence[ReportOutput], findings: Sequ
         rows.append(
             f'<tr><td class="sev sev-{severity}">{severity}</td><td><code>{html.escape(str(f.code))}</code></td>'
             f"<td>{html.escape(f.component)}{subject}</td>"
-            f'<td class="summary"><strong>{html.escape(f.title)}</strong><br>{html.escape(f.summary)}</td>'
+            f'<td class="summary"><strong>{html.escape(f.title)}</strong><br>{_code_spans(f.summary)}</td>'
             f'<td class="when">{_when(f.first_seen)}</td><td class="when">{_when(f.last_seen)}</td>'
             f'<td>{report_link}</td><td class="runbook">{_runbook_cell(out, f.runbook)}</td></tr>'
         )
@@ -1044,6 +1044,14 @@ def _pages_section(out: Path, results: Sequence[ReportOutput], findings: Sequenc
         "<th>audit record</th><th>status</th><th>findings</th><th>duration</th></tr></thead>\n"
         f"<tbody>\n{chr(10).join(rows)}\n</tbody>\n</table>\n"
     )
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans(text: str) -> str:
+    """Escaped text with the rules' `code spans` shown as ``<code>``."""
+    return _CODE_SPAN.sub(lambda m: f"<code>{m[1]}</code>", html.escape(text))
 
 
 def write_index(

@@ -337,3 +337,11 @@ def test_index_loads_in_a_browser(index_run: Path, browser):
     assert page.problems(figures=0, codes=codes) == []
     assert page.title == "Incident report — sample:waiting_for_fiber"
     assert any("deliberate failure for the test" in t for t in page.tables)
+
+
+def test_code_spans_in_summaries_show_as_code_and_stay_escaped(report_dir):
+    out, results = report_dir
+    found = [_finding(Code.CRASHLOOP_DNS, Severity.WARNING, minute=1, summary="log ends in `[Errno -3] <resolve>` then exits")]
+    text = pa.report.write_index(out, results, found, bundle="b", generated=GENERATED).read_text(encoding="utf-8")
+    assert "log ends in <code>[Errno -3] &lt;resolve&gt;</code> then exits" in text
+    assert "`" not in text.split("<table", 1)[1].split("</table>", 1)[0]
