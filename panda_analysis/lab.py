@@ -132,17 +132,43 @@ def prepare(
     if value is None:
         for src, dst in targets:
             shutil.copyfile(src, dst)
-        return [dst for _, dst in targets]
+    else:
+        import papermill
 
-    import papermill
-
-    for src, dst in targets:
-        log.info("preparing %s with bundle=%s", dst, value)
-        papermill.execute_notebook(
-            str(src), str(dst), parameters={"bundle": value}, prepare_only=True, kernel_name="python3",
-            progress_bar=False,
-        )
+        for src, dst in targets:
+            log.info("preparing %s with bundle=%s", dst, value)
+            papermill.execute_notebook(
+                str(src), str(dst), parameters={"bundle": value}, prepare_only=True, kernel_name="python3",
+                progress_bar=False,
+            )
+    _add_runbooks(target_dir, [dst for _, dst in targets], force=force)
     return [dst for _, dst in targets]
+
+
+def _add_runbooks(directory: Path, notebooks: Sequence[Path], *, force: bool) -> None:
+    """Put the Markdown runbooks in ``directory/runbooks/`` (JupyterLab opens them) and point the
+    notebooks' ``../runbooks/`` and ``../notebooks/`` links there; existing runbook files are kept
+    unless ``force``."""
+    import nbformat
+
+    source = report.runbook_dir()
+    if not source.is_dir():  # an installed package without the checkout's runbooks/
+        return
+    target = directory / "runbooks"
+    target.mkdir(exist_ok=True)
+    for page in sorted(source.glob("*.md")):
+        if force or not (target / page.name).exists():  # their notebook links: ../notebooks/x → ../x
+            text = page.read_text(encoding="utf-8").replace("](../notebooks/", "](../")
+            (target / page.name).write_text(text, encoding="utf-8")
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        changed = False
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and ("../runbooks/" in cell.source or "../notebooks/" in cell.source):
+                cell.source = cell.source.replace("](../runbooks/", "](runbooks/").replace("](../notebooks/", "](")
+                changed = True
+        if changed:
+            nbformat.write(nb, path)
 
 
 def _free_port() -> int:
@@ -279,7 +305,8 @@ def start(
     log.info("starting %s (log %s)", " ".join(command), log_file)
     # the token goes through the environment (not visible in `ps`); a new session keeps the terminal's
     # Ctrl-C away from the server, which would otherwise ask for confirmation: stop() shuts it down
-    env = {**os.environ, "JUPYTER_TOKEN": token}
+    # kernels inherit this: findings link runbooks/x.md beside the notebooks (see prepare)
+    env = {**os.environ, "JUPYTER_TOKEN": token, report.RUNBOOK_PREFIX_ENV: ""}
     process = subprocess.Popen(
         command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
         start_new_session=True,

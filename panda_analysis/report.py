@@ -251,7 +251,19 @@ def findings_table(findings: Sequence[Finding]) -> Any:
     )
     styler = shown.style.hide(axis="index")
     styler = styler.map(lambda v: _SEVERITY_STYLE.get(str(v), ""), subset=["severity"])
-    return styler.format({"runbook": lambda v: f'<a href="../{html.escape(str(v))}">{html.escape(str(v))}</a>'})
+    prefix = html.escape(runbook_prefix())
+    return styler.format({"runbook": lambda v: f'<a href="{prefix}{html.escape(str(v))}">{html.escape(str(v))}</a>'})
+
+
+#: Environment variable: how notebook output links reach ``runbooks/`` (default ``../``, from notebooks/).
+RUNBOOK_PREFIX_ENV = "PANDA_ANALYSIS_RUNBOOK_PREFIX"
+
+
+def runbook_prefix() -> str:
+    """What goes before a finding's ``runbooks/x.md#a`` in notebook output: ``../`` from the
+    checkout's ``notebooks/`` (reports relink it), ``""`` in a ``panda-analysis lab`` directory
+    (set through :data:`RUNBOOK_PREFIX_ENV` by the lab server)."""
+    return os.environ.get(RUNBOOK_PREFIX_ENV, "../")
 
 
 def evidence_table(findings: Sequence[Finding]) -> Any:
@@ -280,7 +292,7 @@ def next_steps(findings: Sequence[Finding]) -> Any:
         steps = "\n".join(f"{i}. {step}" for i, step in enumerate(f.next_steps, start=1))
         parts.append(
             f"### {f.severity.value.upper()} `{f.code}` — {f.title}\n\n{f.summary}\n\n"
-            f"{steps}\n\nRunbook: [{f.runbook}](../{f.runbook})\n"
+            f"{steps}\n\nRunbook: [{f.runbook}]({runbook_prefix()}{f.runbook})\n"
         )
     return Markdown("\n".join(parts))
 

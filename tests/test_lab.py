@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -46,7 +47,12 @@ def test_prepare_paths_absolute_defaults_kept_and_errors(tmp_path: Path, monkeyp
     (out,) = lab.prepare("healthy", directory=tmp_path / "a", notebooks="queues")
     assert _injected(nbformat.read(out, as_version=4)) == [f"# Parameters\nbundle = {json.dumps(str(samples.path('healthy')))}\n"]
     (copied,) = lab.prepare(None, directory=tmp_path / "b", notebooks=["crashloop"])
-    assert copied.read_bytes() == (report.notebook_dir() / "crashloop.ipynb").read_bytes()
+    original = nbformat.read(report.notebook_dir() / "crashloop.ipynb", as_version=4)
+    got = nbformat.read(copied, as_version=4)
+    assert [c.source for c in got.cells if c.cell_type == "code"] == [c.source for c in original.cells if c.cell_type == "code"]
+    assert [c.source.replace("](../runbooks/", "](runbooks/") for c in original.cells if c.cell_type == "markdown"] == [
+        c.source for c in got.cells if c.cell_type == "markdown"
+    ]
     with pytest.raises(BundleError, match="no such bundle"):
         lab.prepare("nowhere.tar.gz", directory=tmp_path / "c")
     with pytest.raises(BundleError, match="no such sample"):
@@ -54,6 +60,47 @@ def test_prepare_paths_absolute_defaults_kept_and_errors(tmp_path: Path, monkeyp
     with pytest.raises(report.ParameterError, match="'nope'"):
         lab.prepare(BUNDLE, directory=tmp_path / "c", notebooks=["nope"])
     assert not (tmp_path / "c").exists()
+
+
+_MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _dead_links(path: Path, text: str) -> list[str]:
+    dead = []
+    for target in _MD_LINK.findall(text):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue
+        if not (path.parent / target.split("#", 1)[0]).exists():
+            dead.append(f"{path.name}: {target}")
+    return dead
+
+
+def test_prepare_puts_runbooks_beside_the_notebooks_and_links_resolve(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "crashloop.md").write_text("my own notes\n", encoding="utf-8")
+    written = lab.prepare(BUNDLE, directory=tmp_path)
+    assert (tmp_path / "runbooks" / "crashloop.md").read_text(encoding="utf-8") == "my own notes\n"  # kept
+    assert sorted(p.name for p in (tmp_path / "runbooks").glob("*.md")) == sorted(p.name for p in report.runbook_dir().glob("*.md"))
+    dead = []
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        dead += _dead_links(path, "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    for page in (tmp_path / "runbooks").glob("*.md"):
+        dead += _dead_links(page, page.read_text(encoding="utf-8"))
+    assert dead == []
+    assert "](runbooks/crashloop.md" in "".join(c.source for c in nbformat.read(tmp_path / "crashloop.ipynb", as_version=4).cells)
+    lab.prepare(BUNDLE, directory=tmp_path, force=True, notebooks=["crashloop"])
+    assert (tmp_path / "runbooks" / "crashloop.md").read_text(encoding="utf-8") != "my own notes\n"  # --force replaces
+
+
+def test_runbook_links_in_output_follow_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import panda_analysis as pa
+
+    found = pa.diagnose.run(pa.load_bundle(BUNDLE))
+    assert "](../runbooks/consumer_delay.md#consumer-slow)" in report.next_steps(found).data
+    monkeypatch.setenv(report.RUNBOOK_PREFIX_ENV, "")
+    assert "](runbooks/consumer_delay.md#consumer-slow)" in report.next_steps(found).data
+    assert 'href="runbooks/consumer_delay.md#consumer-slow"' in report.findings_table(found).to_html()
 
 
 def _execute(ws: websocket.WebSocket, code: str, session: str) -> str:
@@ -113,6 +160,8 @@ def test_lab_server_lists_notebooks_and_runs_one_in_its_kernel(tmp_path: Path, m
                     _execute(ws, cell.source, session)
             out = _execute(ws, "print(__import__('json').dumps([bundle, [f.code.name for f in findings]]))", session)
             assert json.loads(out) == [BUNDLE, ["CONSUMER_SLOW"]]
+            out = _execute(ws, "print(pa.report.runbook_prefix() == '' and (__import__('pathlib').Path('runbooks/consumer_delay.md').exists()))", session)
+            assert out.strip() == "True", "kernels link findings to runbooks/ beside the notebooks"
         finally:
             ws.close()
         assert [k["id"] for k in server.api("/api/kernels")] == [kernel["id"]]
