@@ -1062,7 +1062,7 @@ def consumer(frames: Frames, *, job_id: str | None = None) -> go.Figure:
     x_title = "seconds since configure"
     stages = _diagnose.consumer_stages(frames)
     if job_id:
-        stages = stages[(stages["job_id"] == str(job_id)).fillna(False).astype(bool)]
+        stages = stages[stages["job_id"].astype("string").str.contains(str(job_id), regex=False, na=False).astype(bool)]
     stages = stages[stages["ts"].notna()]
     if stages.empty:
         what = f"job {job_id}" if job_id else "job consumer creation (no configure, Job, pod or per-job queue)"
@@ -1286,7 +1286,7 @@ def alerts(frames: Frames, *, alert_id: str | None = None) -> go.Figure:
     title = "Alert path through the pipeline" + (f" (alert {alert_id})" if alert_id else "")
     trace = _diagnose.alert_trace(frames)
     if alert_id:
-        trace = trace[(trace["alert_id"] == str(alert_id)).fillna(False).astype(bool)]
+        trace = trace[trace["alert_id"].astype("string").str.contains(str(alert_id), regex=False, na=False).astype(bool)]
     if trace.empty:
         what = (
             f"alert {alert_id}" if alert_id else "alerts (no push-to-rabbit request, Focus, analyzer or MongoDB alert)"

@@ -376,9 +376,11 @@ def test_consumer_filters_by_job_id(frames):
     fig = pa.plot.consumer(frames["consumer_slow"], job_id="19-6")
     assert {y for t in fig.data for y in t.y} == {"19-6"}
     assert "19-6" in fig.layout.title.text
-    missing = pa.plot.consumer(frames["consumer_slow"], job_id="19")
+    both = pa.plot.consumer(frames["consumer_slow"], job_id="19-")  # a substring, as the notebook parameter says
+    assert {y for t in both.data for y in t.y} == {"19-5", "19-6"}
+    missing = pa.plot.consumer(frames["consumer_slow"], job_id="99-1")
     assert len(missing.data) == 0
-    assert "no evidence for job 19" in _annotations(missing)
+    assert "no evidence for job 99-1" in _annotations(missing)
 
 
 # --------------------------------------------------------------------------- queues

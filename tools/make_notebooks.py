@@ -353,7 +353,7 @@ FAMILIES: tuple[Family, ...] = (
                 "ready; `since_configure_s` is the time from configure, and the quoted line proves the stage. "
                 "A good run (job `19-5`): pod at 2.5 s, consumer ready at 5.2 s.",
             ),
-            _code("stages", "pa.diagnose.consumer_stages(frames)"),
+            _code("stages", "pa.diagnose.consumer_stages(frames, job_id=job_id)"),
             _md(
                 "waterfall-md",
                 "## Configure → consumer waterfall",
@@ -413,7 +413,10 @@ FAMILIES: tuple[Family, ...] = (
                 "with the line that proves it. The grid below: green passed, red failed, orange missing, "
                 "grey no evidence of that kind in the bundle.",
             ),
-            _code("trace", "pa.diagnose.alert_trace(frames, window_s=window_s, skew_s=skew_s, exchange=exchange)"),
+            _code(
+                "trace",
+                "pa.diagnose.alert_trace(frames, window_s=window_s, skew_s=skew_s, exchange=exchange, alert_id=alert_id)",
+            ),
             _code("trace-plot", "pa.plot.alerts(frames, alert_id=alert_id or None)"),
         ),
     ),

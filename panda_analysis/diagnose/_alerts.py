@@ -182,7 +182,12 @@ def _exception(text: str) -> str | None:
 
 
 def alert_trace(
-    frames: Frames, *, window_s: float = 30.0, skew_s: float = 1.0, exchange: str = "prisma"
+    frames: Frames,
+    *,
+    window_s: float = 30.0,
+    skew_s: float = 1.0,
+    exchange: str = "prisma",
+    alert_id: str | None = None,
 ) -> pd.DataFrame:
     """Trace every alert through the pipeline: one row per alert and stage.
 
@@ -229,6 +234,10 @@ def alert_trace(
         previous stage still counts (default 1.0).
     exchange
         RabbitMQ exchange alerts are published to (default ``"prisma"``).
+    alert_id
+        Keep only the alerts whose id contains this text (``"test-sd-124"``); ``None`` or
+        ``""``: all. Every alert is still traced (lines without an id are matched by time
+        against all of them), then the table is cut.
 
     Returns
     -------
@@ -359,6 +368,8 @@ def alert_trace(
         _trace_sound(item, sounds, used, window, skew, have=len(ingress) > 0)
         _trace_mongo(item, mongo_alerts, used, have=len(mongo_alerts) > 0)
 
+    if alert_id:
+        items = [item for item in items if str(alert_id) in item.alert_id]
     return _table(items)
 
 

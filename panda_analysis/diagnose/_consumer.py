@@ -418,7 +418,7 @@ def _conform(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def consumer_stages(frames: Frames) -> pd.DataFrame:
+def consumer_stages(frames: Frames, *, job_id: str | None = None) -> pd.DataFrame:
     """The consumer-creation timeline: one row per job id and stage that has evidence.
 
     Stages (seed 004), in order: ``configure`` (Focus ``Job 19-5 configured, creating k8s job
@@ -441,6 +441,8 @@ def consumer_stages(frames: Frames) -> pd.DataFrame:
     ----------
     frames
         Parsed frames of one bundle.
+    job_id
+        Keep only the jobs whose id contains this text (``"19-6"``); ``None`` or ``""``: all.
 
     Returns
     -------
@@ -481,13 +483,13 @@ def consumer_stages(frames: Frames) -> pd.DataFrame:
     """
     candidates: list[dict[str, Any]] = []
     start = _snapshot_start(frames)
-    for job_id in _job_ids(frames):
-        names = _job_names(frames, job_id)
-        pods = _match_pods(frames, job_id, names)
-        candidates += _configure(frames, job_id)
-        candidates += _k8s(frames, job_id, names, pods)
-        candidates += _rabbit(frames, job_id, start)
-        candidates += _metadata(frames, job_id)
+    for job in _job_ids(frames):
+        names = _job_names(frames, job)
+        pods = _match_pods(frames, job, names)
+        candidates += _configure(frames, job)
+        candidates += _k8s(frames, job, names, pods)
+        candidates += _rabbit(frames, job, start)
+        candidates += _metadata(frames, job)
     if not candidates:
         return _empty_stages()
     df = pd.DataFrame(candidates)
@@ -501,6 +503,8 @@ def consumer_stages(frames: Frames) -> pd.DataFrame:
     df["job_key"] = df["job_id"].map(_job_key)
     df["stage_no"] = df["stage"].map(STAGES.index)
     df = df.sort_values(["job_key", "stage_no"], kind="stable")
+    if job_id:
+        df = df[df["job_id"].astype("string").str.contains(str(job_id), regex=False, na=False).astype(bool)]
     return _conform(df)
 
 

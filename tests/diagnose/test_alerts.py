@@ -449,3 +449,16 @@ def test_sample_files_are_what_the_tests_edit() -> None:
     assert files[ING].count("alert_sound.mp3") == 1
     assert "Failed to publish alert test-sd-124" in files[FOC]
     assert Path(SAMPLE / MONGO).read_text(encoding="utf-8").count("test-sd-123") == 1
+
+
+def test_trace_filter_by_alert_id() -> None:
+    frames = pa.load_bundle("sample:alert_lost").frames()
+    every = pa.diagnose.alert_trace(frames)
+    assert {"test-sd-123", "test-sd-124"} <= set(every["alert_id"])
+    only = pa.diagnose.alert_trace(frames, alert_id="sd-124")
+    assert set(only["alert_id"]) == {"test-sd-124"}
+    # traced against every alert first: the same rows as cutting the full table
+    pd.testing.assert_frame_equal(
+        only.reset_index(drop=True), every[every["alert_id"] == "test-sd-124"].reset_index(drop=True)
+    )
+    assert pa.diagnose.alert_trace(frames, alert_id="nope").empty

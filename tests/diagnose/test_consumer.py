@@ -508,3 +508,13 @@ def test_end_to_end_from_a_bundle_directory(make_bundle) -> None:
     assert [(x.code, x.subject) for x in found] == [(Code.POD_NOT_CREATED, "40-1")]
     assert found[0].evidence[0].line_no == 1
     assert found[0].summary.startswith("job 40-1: no pod 5 min after configure at 2025-11-08 13:20:00 UTC")
+
+
+def test_stages_filter_by_job_id(slow: Frames) -> None:
+    every = pa.diagnose.consumer_stages(slow)
+    assert {"19-5", "19-6"} <= set(every["job_id"])
+    only = pa.diagnose.consumer_stages(slow, job_id="19-6")
+    assert set(only["job_id"]) == {"19-6"}
+    pd.testing.assert_frame_equal(only.reset_index(drop=True), every[every["job_id"] == "19-6"].reset_index(drop=True))
+    assert pa.diagnose.consumer_stages(slow, job_id="").equals(every)
+    assert pa.diagnose.consumer_stages(slow, job_id="99-9").empty
