@@ -226,9 +226,11 @@ def _configure(frames: Frames, job_id: str) -> list[dict[str, Any]]:
     polls = frames.job_metadata[frames.job_metadata["job_id"] == job_id]
     if len(polls):
         first = polls.sort_values("ts", kind="stable").iloc[0].to_dict()
-        text = (
-            f"first GET /metadata/{job_id} poll ({first['status']}); no configure line, first poll taken as configure"
-        )
+        if pd.isna(first["status"]) and pd.isna(first.get("error")):  # the consumer probe's own POST record
+            text = f"POST /configure for job {job_id} sent by the consumer probe (its first line for the job)"
+        else:
+            status = "no answer" if pd.isna(first["status"]) else first["status"]
+            text = f"first GET /metadata/{job_id} poll ({status}); no configure line, first poll taken as configure"
         return [_candidate(job_id, "configure", first, text=text)]
     jobs = frames.jobs[frames.jobs["job_id"] == job_id]
     if len(jobs):

@@ -129,6 +129,8 @@ def test_times_the_consumer_on_the_real_clock(tmp_path: Path) -> None:
     assert stages["configure"] == 0.0
     assert stages["metadata_ready"] == pytest.approx(result.ready_s, abs=0.002)
     frames = pa.load_bundle(tmp_path / "b").frames()
+    configure = pa.diagnose.consumer_stages(frames).set_index("stage").loc["configure", "text"]
+    assert configure == "POST /configure for job 19-5 sent by the consumer probe (its first line for the job)"
     assert pa.diagnose.consumer(frames) == []  # ready in 0.5 s: healthy
     slow = pa.diagnose.consumer(frames, consumer_within_s=0.2)
     assert [(f.code, f.subject) for f in slow] == [(Code.CONSUMER_SLOW, "19-5")]
