@@ -12,7 +12,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -347,3 +349,50 @@ def tiny_report(tiny_notebooks: Path, tmp_path_factory: pytest.TempPathFactory) 
             tiny_notebooks / "crashloop.ipynb", bundle="sample:waiting_for_fiber", out_dir=out,
             parameters={"min_restarts": 1, "pod": "focus"},
         )
+
+
+# --------------------------------------------------------------------------- links between HTML pages
+
+
+class _Anchors(HTMLParser):
+    """The ``id`` attributes and ``<a href>`` targets of one HTML page."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if "id" in values:
+            self.ids.add(values["id"])
+        if tag == "a" and "href" in values:
+            self.hrefs.append(values["href"])
+
+
+def _anchor_ids(page: Path) -> set[str]:
+    return _Anchors(page.read_text(encoding="utf-8")).ids
+
+
+def _broken_links(page: Path) -> list[str]:
+    """Every relative link of ``page`` whose file is missing or whose fragment is no id there,
+    as ``page: href: problem``."""
+    problems = []
+    for href in _Anchors(page.read_text(encoding="utf-8")).hrefs:
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc:
+            continue
+        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+        if not target.is_file():
+            problems.append(f"{page.name}: {href}: no file {target}")
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _anchor_ids(target):
+            problems.append(f"{page.name}: {href}: no id {parts.fragment!r} in {target.name}")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def broken_links() -> Callable[[Path], list[str]]:
+    """``broken_links(page)``: the relative links of an HTML page that lead nowhere (file or anchor)."""
+    return _broken_links

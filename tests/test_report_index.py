@@ -12,7 +12,6 @@ import json
 import random
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pytest
@@ -90,21 +89,6 @@ def read(path: Path) -> Index:
     return Index(path.read_text(encoding="utf-8"))
 
 
-def broken_links(page: Path) -> list[str]:
-    """Relative links of ``page`` whose file is missing or whose fragment is no id in it."""
-    problems = []
-    for href in read(page).hrefs:
-        parts = urlsplit(href)
-        if parts.scheme or parts.netloc:
-            continue
-        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-        if not target.is_file():
-            problems.append(f"{href}: no file {target}")
-        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in read(target).ids:
-            problems.append(f"{href}: no id {parts.fragment!r} in {target.name}")
-    return problems
-
-
 def _finding(code: Code, severity: Severity, *, minute: int, summary: str = "", component: str = "focus-server",
              subject: str = "") -> Finding:
     start = pd.Timestamp("2025-11-08T13:00:00Z") + pd.Timedelta(minutes=minute)
@@ -157,7 +141,7 @@ def report_dir(tmp_path: Path) -> tuple[Path, list[ReportOutput]]:
 # ---------------------------------------------------------------- unit: fabricated runs
 
 
-def test_findings_worst_first_with_their_pages_and_runbook_sections(report_dir):
+def test_findings_worst_first_with_their_pages_and_runbook_sections(report_dir, broken_links):
     out, results = report_dir
     shuffled = random.Random(4).sample(FINDINGS, k=len(FINDINGS))
     page = pa.report.write_index(out, results, shuffled, bundle="sample:waiting_for_fiber", generated=GENERATED)
@@ -256,7 +240,7 @@ def test_generated_must_be_aware(tmp_path: Path):
         pa.report.write_index(tmp_path, [], [], bundle="b", generated=datetime.datetime(2025, 11, 8, 13, 25))
 
 
-def test_run_writes_the_index_even_when_the_notebook_fails(tmp_path, monkeypatch, tiny_notebooks):
+def test_run_writes_the_index_even_when_the_notebook_fails(tmp_path, monkeypatch, tiny_notebooks, broken_links):
     import papermill
 
     def fail(input_path, output_path, **_kwargs):
@@ -292,7 +276,7 @@ def index_run(tiny_notebooks: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.mark.notebook
-def test_index_of_a_real_run(index_run: Path):
+def test_index_of_a_real_run(index_run: Path, broken_links):
     page = index_run / "index.html"
     assert broken_links(page) == []
     index = read(page)

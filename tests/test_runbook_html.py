@@ -13,7 +13,7 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 from types import ModuleType
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -82,21 +82,6 @@ def parse(path: Path) -> Page:
     return Page(path.read_text(encoding="utf-8"))
 
 
-def broken_links(page: Path) -> list[str]:
-    """Every relative link of ``page`` whose file is missing or whose fragment is no id there."""
-    problems = []
-    for href in parse(page).hrefs:
-        parts = urlsplit(href)
-        if parts.scheme or parts.netloc:
-            continue
-        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-        if not target.is_file():
-            problems.append(f"{page.name}: {href}: no file {target}")
-        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in parse(target).ids:
-            problems.append(f"{page.name}: {href}: no id {parts.fragment!r} in {target.name}")
-    return problems
-
-
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The checkout's runbooks rendered into a report directory where every notebook page and the index exist."""
@@ -130,7 +115,7 @@ def test_heading_ids_are_githubs_anchors(rendered: Path, name: str):
 
 
 @pytest.mark.parametrize("name", MARKDOWN)
-def test_relative_links_in_rendered_pages_resolve(rendered: Path, name: str):
+def test_relative_links_in_rendered_pages_resolve(rendered: Path, name: str, broken_links):
     page = rendered / "runbooks" / name.replace(".md", ".html")
     assert broken_links(page) == []
     hrefs = parse(page).hrefs
@@ -205,7 +190,7 @@ def test_notebook_links_stay_unless_the_page_is_written(tmp_path: Path):
     assert parse(out / "runbooks" / "a.html").hrefs[-2:] == ["../crashloop.html", "../notebooks/queues.ipynb#x"]
 
 
-def test_links_between_pages_are_rewritten_and_others_kept(tmp_path: Path):
+def test_links_between_pages_are_rewritten_and_others_kept(tmp_path: Path, broken_links):
     source = _write(
         tmp_path / "src",
         {
@@ -309,7 +294,7 @@ def test_duplicates_are_numbered_in_document_order_and_code_blocks_skipped():
 
 
 @pytest.mark.notebook
-def test_report_page_runbook_links_land_on_headings(tiny_report):
+def test_report_page_runbook_links_land_on_headings(tiny_report, broken_links):
     out = tiny_report.html.parent
     page = parse(tiny_report.html)
     into_runbooks = [h for h in page.hrefs if h.startswith("runbooks/")]
