@@ -378,9 +378,10 @@ def _parser() -> argparse.ArgumentParser:
     dia = sub.add_parser(
         "diagnose",
         help="diagnose a bundle: findings worst first",
-        description="Run every diagnostic rule on BUNDLE and print the findings, worst first: as text, as JSON "
-        "(the DESIGN.md contract), or as a ticket comment (Markdown for a git host, Jira wiki markup). "
-        "Exit status: 0 no critical finding, 1 at least one critical finding, 2 usage or bundle error.",
+        description="Run every diagnostic rule on BUNDLE and print the findings, worst first: as text,\n"
+        "as JSON (the DESIGN.md contract), or as a ticket comment (Markdown for a git host, Jira\n"
+        "wiki markup). Exit status: 0 no critical finding, 1 at least one critical finding\n"
+        "(resolved ones from --baseline do not count), 2 usage or bundle error.",
         epilog="examples:\n"
         "  panda-analysis diagnose sample:waiting_for_fiber --format markdown\n"
         "  panda-analysis diagnose after.tar.gz --baseline before.tar.gz --format jira \\\n"
