@@ -187,7 +187,17 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     if fmt == "json":
         print(json.dumps(fnd.to_json(found), indent=2, ensure_ascii=False))
     elif fmt in ticket.FORMATS:
-        sys.stdout.write(ticket.render(found, bundle=bundle, fmt=fmt, runbook_url=args.runbook_url, baseline=earlier, ran=ran))
+        text = ticket.render(
+            found, bundle=bundle, fmt=fmt, runbook_url=args.runbook_url, baseline=earlier, ran=ran,
+            max_details=args.max_details,
+        )
+        sys.stdout.write(text)
+        if fmt == "jira" and len(text) > ticket.JIRA_MAX_CHARS:
+            print(
+                f"panda-analysis: warning: the comment is {len(text)} characters, more than Jira accepts "
+                f"({ticket.JIRA_MAX_CHARS}); use a smaller --max-details (now {args.max_details})",
+                file=sys.stderr,
+            )
     else:
         print(f"Bundle {bundle.origin}  (created {bundle.manifest.get('created_at', 'unknown')})")
         if earlier is not None:
@@ -398,6 +408,10 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline", metavar="EARLIER_BUNDLE",
         help="compare with an earlier bundle: mark each finding new, persisting or resolved "
         "(matched by code and subject; --only applies to both, --since/--until to BUNDLE only)",
+    )
+    dia.add_argument(
+        "--max-details", type=int, default=10, metavar="N",
+        help="markdown / jira: write out the worst N findings in full, list the rest in the table only (default 10)",
     )
     dia.add_argument(
         "--runbook-url", metavar="BASE",

@@ -38,6 +38,9 @@ __all__ = ["FORMATS", "Examined", "examined", "render", "runbook_link"]
 #: Output formats of :func:`render` (``diagnose --format``).
 FORMATS = ("markdown", "jira")
 
+#: The longest comment Jira accepts (characters).
+JIRA_MAX_CHARS = 32767
+
 #: Evidence lines quoted per finding, and the longest quoted line.
 EVIDENCE_LINES = 3
 EVIDENCE_CHARS = 240
@@ -419,6 +422,7 @@ def render(
     runbook_url: str | None = None,
     baseline: Bundle | Examined | None = None,
     ran: Sequence[str] | None = None,
+    max_details: int | None = None,
     version: str | None = None,
 ) -> str:
     """A ticket comment for ``findings`` of ``bundle``.
@@ -440,6 +444,9 @@ def render(
     ran
         The rule families that ran (default: all of ``panda_analysis.diagnose.RULES``); those
         that read evidence and found nothing are listed as checked.
+    max_details
+        Write out only the first (worst) this many findings in full; the table still lists
+        every one (``None``: all). Jira refuses comments over 32,767 characters.
     version
         The panda-analysis version for the footer (default: the installed one).
 
@@ -466,8 +473,18 @@ def render(
         ran = list(RULES)
     lines = _header(m, ordered, seen, before, ran)
     current = [f for f in ordered if f.change != "resolved"]
-    for number, f in enumerate(current, start=1):
+    shown = current if max_details is None else current[: max(0, max_details)]
+    for number, f in enumerate(shown, start=1):
         lines += _finding(m, number, f, runbook_url=runbook_url)
+    if len(shown) < len(current):
+        rest = len(current) - len(shown)
+        lines += [
+            "",
+            m.text(
+                f"Details of the other {rest} finding{'s' if rest > 1 else ''} (#{len(shown) + 1}-{len(current)} in the table) "
+                f"are left out to keep the comment short: see the report, or run the command below with a higher --max-details."
+            ),
+        ]
     lines += _resolved(m, [f for f in ordered if f.change == "resolved"], runbook_url=runbook_url)
     lines += ["", _footer(m, seen, version, fmt=fmt, baseline=before)]
     return "\n".join(lines).rstrip() + "\n"

@@ -355,3 +355,27 @@ def test_examined_window_ignores_old_object_creation_times():
     assert seen.last <= pd.Timestamp("2025-11-08T13:25:00Z")
     assert seen.rows_of("live_metadata") == 50
     assert seen.rows_of("mongo") == 0
+
+
+def test_max_details_keeps_the_table_whole_and_the_comment_short(fiber):
+    bundle, found = fiber
+    text = ticket.render(found, bundle=bundle, fmt="markdown", max_details=2)
+    assert text.count("\n#### ") == 2
+    assert _html(text).tags.count("tr") == len(found) + 1  # every finding still in the table
+    assert "Details of the other 3 findings (#3-5 in the table) are left out" in text
+    full = ticket.render(found, bundle=bundle, fmt="markdown")
+    assert len(text) < len(full)
+    assert "left out" not in full
+
+
+def test_cli_warns_when_a_jira_comment_is_too_long(capsys, monkeypatch):
+    monkeypatch.setattr(ticket, "JIRA_MAX_CHARS", 2000)
+    assert main(["diagnose", "sample:waiting_for_fiber", "--format", "jira"]) == 1
+    err = capsys.readouterr().err
+    assert "more than Jira accepts (2000)" in err
+    assert "--max-details (now 10)" in err
+    assert main(["diagnose", "sample:waiting_for_fiber", "--format", "jira", "--max-details", "0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("\nh4. ") == 0
+    assert len(captured.out) < 2000
+    assert captured.err == ""
