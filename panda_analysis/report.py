@@ -114,7 +114,7 @@ NOTEBOOKS: dict[str, NotebookInfo] = {
         ),
         NotebookInfo(
             "queues", "RabbitMQ queue backlogs and orphaned queues", (Code.QUEUE_BACKLOG, Code.QUEUE_ORPHANED),
-            "consumer_slow", "runbooks/queues.md",
+            "queue_backlog", "runbooks/queues.md",
         ),
         NotebookInfo("alert_trace", "An alert's trip through the pipeline", (Code.ALERT_NOT_DELIVERED,), "alert_lost", "runbooks/alert_trace.md"),
     )

@@ -53,7 +53,9 @@ def make_bundle(tmp_path: Path) -> BundleFactory:
     return build
 
 
-@pytest.fixture(scope="session", params=["waiting_for_fiber", "consumer_slow", "alert_lost", "healthy"])
+@pytest.fixture(
+    scope="session", params=["waiting_for_fiber", "consumer_slow", "alert_lost", "healthy", "queue_backlog"]
+)
 def sample_bundle(request: pytest.FixtureRequest) -> pa.Bundle:
     """Each embedded sample, opened once per session."""
     return pa.load_bundle(f"sample:{request.param}")

@@ -386,6 +386,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("crashloop", "waiting_for_fiber"): {"CRASHLOOP_DNS"},
     ("consumer_delay", "consumer_slow"): {"CONSUMER_SLOW"},
     ("queues", "consumer_slow"): set(),  # no queue problem in that sample: the notebook must say so
+    ("queues", "queue_backlog"): {"QUEUE_BACKLOG", "QUEUE_ORPHANED"},
+    ("overview", "queue_backlog"): {"QUEUE_BACKLOG", "QUEUE_ORPHANED"},
     ("alert_trace", "alert_lost"): {"ALERT_NOT_DELIVERED"},
     **{(name, "healthy"): set() for name in NOTEBOOKS},
 }

@@ -463,3 +463,20 @@ def test_plot_module_does_not_import_report_or_network():
         "pio.templates",
     ):
         assert forbidden not in source
+
+
+def test_queues_shows_the_backlog_of_the_queue_backlog_sample(frames):
+    data = frames["queue_backlog"]
+    fig = pa.plot.queues(data)
+    assert {t.legendgroup for t in fig.data} == {"grpc-job-18-2", "grpc-job-21-4", "prisma-210-1000-alerts"}
+    ready = list(_trace(fig, "prisma-210-1000-alerts ready").y)
+    assert len(ready) == data.queues["ts"].nunique() == 10
+    assert (ready[0], ready[-1]) == (0.0, 50.0)
+    assert ready == sorted(ready)  # grows at every snapshot once the consumer is gone
+    assert ready[1:] == sorted(set(ready[1:]))  # strictly: every snapshot without a consumer adds alerts
+    assert list(_trace(fig, "prisma-210-1000-alerts consumers").y) == [1.0] + [0.0] * 9
+    assert list(_trace(fig, "grpc-job-18-2 ready").y) == [37.0] * 10  # orphaned: steady, never consumed
+    assert list(_trace(fig, "grpc-job-18-2 consumers").y) == [0.0] * 10
+    assert list(_trace(fig, "grpc-job-21-4 consumers").y) == [1.0] * 10
+    only = pa.plot.queues(data, queue="alerts")
+    assert {t.legendgroup for t in only.data} == {"prisma-210-1000-alerts"}

@@ -589,7 +589,8 @@ _FORMS = [
     after=_NOISE,
 )
 def test_a_planted_password_never_leaks_from_random_text(secret, key, form, before, after):
-    assume(secret.strip("*•") and secret.lower() not in {"null", "none", "nil", "undefined", "true", "false"})
+    # placeholders (unset, masked, already redacted) are left alone by design, not secrets
+    assume(secret.strip("*•") and secret.lower() not in {"null", "none", "nil", "undefined", "true", "false", "[redacted]", "<hidden>"})
     assume(not secret.startswith(REDACTED))
     assume(secret not in before + after)
     planted = form.format(key=key, secret=secret, json=json.dumps(secret, ensure_ascii=False))

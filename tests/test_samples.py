@@ -29,7 +29,7 @@ from panda_analysis._lines import KUBELET_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = ROOT / "panda_analysis" / "samples"
-NAMES = ["alert_lost", "consumer_slow", "healthy", "waiting_for_fiber"]
+NAMES = ["alert_lost", "consumer_slow", "healthy", "queue_backlog", "waiting_for_fiber"]
 K8S_FILES = ["pods.json", "events.json", "jobs.json", "services.json", "endpoints.json"]
 K8S_VERSION = "1.31"  # the staging cluster runs k3s v1.31
 MAX_SAMPLE_BYTES = 300_000
@@ -101,6 +101,7 @@ def test_manifest(name: str) -> None:
         ("consumer_slow", "2025-11-13T09:45:00Z"),
         ("alert_lost", "2025-11-13T12:15:00Z"),
         ("healthy", "2025-11-10T09:00:00Z"),
+        ("queue_backlog", "2025-11-14T10:15:00Z"),
     ],
 )
 def test_created_at(name: str, created_at: str) -> None:
@@ -248,6 +249,17 @@ def test_generator_replaces_stale_files(tmp_path: Path) -> None:
     assert not stale.exists()
     assert (tmp_path / "healthy" / "manifest.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["healthy"]
+
+
+def test_generator_check_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert make_samples.main(["--check"]) == 0  # the committed samples
+    make_samples.main(["--out", str(tmp_path), "healthy"])
+    assert make_samples.main(["--check", "--out", str(tmp_path), "healthy"]) == 0
+    (tmp_path / "healthy" / "k8s" / "pods.txt").write_text("edited\n", encoding="utf-8")
+    capsys.readouterr()
+    assert make_samples.main(["--check", "--out", str(tmp_path), "healthy"]) == 1
+    assert "stale samples" in capsys.readouterr().out
+    assert (tmp_path / "healthy" / "k8s" / "pods.txt").read_text(encoding="utf-8") == "edited\n"  # wrote nothing
 
 
 def test_generator_rejects_unknown_names(tmp_path: Path) -> None:
@@ -424,6 +436,14 @@ _PARTS = {
         "analyzer": ["grpc-job-20-1-h7x2k/baby-analyzer.log"],
         "mongo": ["jobs.jsonl"],
         "job_metadata": ["job_metadata.jsonl"],
+    },
+    "queue_backlog": {
+        "focus": ["focus-server.log"],
+        "ingress": ["controller.log"],
+        "rabbitmq_log": ["rabbitmq.log"],
+        "analyzer": ["grpc-job-21-4-n8kxd/baby-analyzer.log"],
+        "mongo": ["jobs.jsonl"],
+        "job_metadata": [],
     },
 }
 
@@ -657,6 +677,76 @@ def test_healthy_facts() -> None:
     assert ready < timedelta(seconds=5)
     for snap in _jsonl(name, "rabbitmq/snapshots.jsonl"):
         assert all(q["messages_ready"] == 0 for q in snap["queues"])
+
+
+def test_queue_backlog_facts() -> None:
+    name = "queue_backlog"
+    # the broker closes the web app's consumer channel (rabbit_channel's two-line error, one header per line)
+    rabbit = [line[31:] for line in _lines(name, "logs/panda/rabbitmq-panda-0/rabbitmq.log")]
+    errors = [line for line in rabbit if " [error] " in line]
+    assert [e.split(" <0.2963.0> ", 1)[1] for e in errors] == [
+        "Channel error on connection <0.2954.0> (10.42.1.9:41766 -> 10.42.0.15:5672, vhost: '/', user: 'panda'), "
+        "channel 1:",
+        "operation basic.ack caused a channel exception precondition_failed: unknown delivery tag 509",
+    ]
+    closed = _ts(errors[0][:26].replace(" ", "T") + "+00:00")
+    assert errors[0][:32] == errors[1][:32]  # same header: one entry
+    assert all(" [debug] <0.928.0> Peer discovery: " in line for line in rabbit if line not in errors)
+
+    snaps = _jsonl(name, "rabbitmq/snapshots.jsonl")
+    assert len(snaps) == 10
+    gaps = [(_ts(b["at"]) - _ts(a["at"])).total_seconds() for a, b in itertools.pairwise(snaps)]
+    assert all(44.9 <= g <= 45.1 for g in gaps), gaps
+    alerts = [next(q for q in s["queues"] if q["name"] == "prisma-210-1000-alerts") for s in snaps]
+    assert [q["consumers"] for q in alerts] == [1] + [0] * 9
+    assert _ts(snaps[0]["at"]) < closed < _ts(snaps[1]["at"])
+    ready = [q["messages_ready"] for q in alerts]
+    assert ready[0] == 0
+    assert ready[-1] == 50
+    assert ready == sorted(ready)
+    for q in alerts:
+        stats = q["message_stats"]
+        assert stats["publish"] == stats["deliver_get"] + q["messages_ready"]
+        assert q["messages_unacknowledged"] == 0
+    # every delivery up to the double-acked tag 509 was acked; nothing has been delivered since
+    assert {q["message_stats"]["ack"] for q in alerts[1:]} == {509}
+    assert [q["message_stats"]["deliver_get_details"]["rate"] for q in alerts[1:]] == [0.0] * 9
+    web = [c for c in snaps[0]["consumers"] if c["queue"]["name"] == "prisma-210-1000-alerts"]
+    assert [c["channel_details"]["name"] for c in web] == ["10.42.1.9:41766 -> 10.42.0.15:5672 (1)"]
+    # the web app's connection stays open: one channel fewer, not one connection fewer
+    assert [
+        (s["overview"]["object_totals"]["connections"], s["overview"]["object_totals"]["channels"]) for s in snaps
+    ] == [(3, 3)] + [(3, 2)] * 9
+
+    orphan = [next(q for q in s["queues"] if q["name"] == "grpc-job-18-2") for s in snaps]
+    assert {(q["consumers"], q["messages"], q["durable"], q["auto_delete"]) for q in orphan} == {(0, 37, True, False)}
+    assert {q["idle_since"] for q in orphan} == {"2025-11-05T17:42:09.118+00:00"}
+    live = [next(q for q in s["queues"] if q["name"] == "grpc-job-21-4") for s in snaps]
+    assert {(q["consumers"], q["messages"], q["auto_delete"]) for q in live} == {(1, 0, True)}
+
+    items = _k8s_items(name)
+    names = {i["metadata"]["name"] for f, _, i in items if f in {"pods.json", "jobs.json"}}
+    assert "grpc-job-21-4" in names
+    assert not [n for n in names if n.startswith("grpc-job-18-2")]  # its Job and pod are long gone
+    jobs = {d["job_id"]: d for d in _jsonl(name, "mongo/jobs.jsonl")}
+    assert (jobs["18-2"]["status"], jobs["18-2"]["finished_at"]) == ("completed", {"$date": "2025-11-05T17:42:09.118Z"})
+    assert jobs["21-4"]["status"] == "running"
+
+    # nobody crashed: the consumer was lost to a channel error, not a restart
+    pods = [i for f, _, i in items if f == "pods.json"]
+    assert all(c["restartCount"] == 0 and c["ready"] for p in pods for c in p["status"]["containerStatuses"])
+    assert not [i for f, _, i in items if f == "events.json" and i["type"] != "Normal"]
+    assert {p["body"]["prr"] for p in _jsonl(name, "http/focus/live_metadata.jsonl")} == {2000.0}
+
+    # the job keeps publishing: alert lines on both sides of the close
+    analyzer = _lines(name, "logs/panda/grpc-job-21-4-n8kxd/baby-analyzer.log")
+    detected = [_ts(line[:30]) for line in analyzer if "[INFO] Alert detected: class_id=104" in line]
+    assert any(t < closed for t in detected)
+    assert sum(t > closed for t in detected) >= 40
+    ingress = _lines(name, "logs/kube-system/ingress-nginx-controller-55694fd6ff-rqgp9/controller.log")
+    assert ingress
+    assert not [line for line in ingress if "push-to-rabbit" in line]
+    assert {re.search(r'" (\d{3}) ', line).group(1) for line in ingress} == {"200"}
 
 
 # --------------------------------------------------------------------------- the generator's helpers

@@ -12,6 +12,7 @@ Usage::
     python tools/make_samples.py                  # rewrite panda_analysis/samples/*
     python tools/make_samples.py --out /tmp/x     # write elsewhere (tests use this)
     python tools/make_samples.py healthy          # only some samples
+    python tools/make_samples.py --check          # exit 1 if a committed sample differs (writes nothing)
 
 Formats reproduced (each checked against its real producer's documentation):
 
@@ -1202,6 +1203,12 @@ class Q:
     idle_since: datetime | None = None
     durable: bool = True
     auto_delete: bool = False
+    deliver_rate: float | None = None  # None: delivered as fast as published (a keeping-up consumer)
+    ready_rate: float = 0.0  # messages_ready_details.rate: how fast the ready count changes
+
+    @property
+    def egress_rate(self) -> float:
+        return self.publish_rate if self.deliver_rate is None else self.deliver_rate
 
 
 def queue_body(s: Sample, q: Q) -> dict[str, Any]:
@@ -1211,9 +1218,9 @@ def queue_body(s: Sample, q: Q) -> dict[str, Any]:
         "arguments": {"x-queue-type": "classic"},
         "auto_delete": q.auto_delete,
         "backing_queue_status": {
-            "avg_ack_egress_rate": round(q.publish_rate, 4),
-            "avg_ack_ingress_rate": round(q.publish_rate, 4),
-            "avg_egress_rate": round(q.publish_rate, 4),
+            "avg_ack_egress_rate": round(q.egress_rate, 4),
+            "avg_ack_ingress_rate": round(q.egress_rate, 4),
+            "avg_egress_rate": round(q.egress_rate, 4),
             "avg_ingress_rate": round(q.publish_rate, 4),
             "delta": ["delta", "undefined", 0, 0, "undefined"],
             "len": messages,
@@ -1250,12 +1257,12 @@ def queue_body(s: Sample, q: Q) -> dict[str, Any]:
         "message_bytes_ready": 2300 * q.ready,
         "message_bytes_unacknowledged": 2300 * q.unacked,
         "messages": messages,
-        "messages_details": rate(),
+        "messages_details": rate(q.ready_rate),
         "messages_paged_out": 0,
         "messages_persistent": 0,
         "messages_ram": messages,
         "messages_ready": q.ready,
-        "messages_ready_details": rate(),
+        "messages_ready_details": rate(q.ready_rate),
         "messages_ready_ram": q.ready,
         "messages_unacknowledged": q.unacked,
         "messages_unacknowledged_details": rate(),
@@ -1275,18 +1282,22 @@ def queue_body(s: Sample, q: Q) -> dict[str, Any]:
     if q.idle_since is not None:
         body["idle_since"] = f"{q.idle_since:%Y-%m-%dT%H:%M:%S}.{q.idle_since.microsecond // 1000:03d}+00:00"
     if q.published:
-        body["message_stats"] = message_stats(q.published, q.delivered, q.publish_rate)
+        body["message_stats"] = message_stats(q.published, q.delivered, q.publish_rate, q.egress_rate)
     return body
 
 
-def message_stats(published: int, delivered: int, publish_rate: float) -> dict[str, Any]:
+def message_stats(
+    published: int, delivered: int, publish_rate: float, deliver_rate: float | None = None
+) -> dict[str, Any]:
+    """``message_stats`` of a queue or of ``/api/overview`` (cumulative counts, ``*_details.rate`` per second)."""
+    deliver_rate = publish_rate if deliver_rate is None else deliver_rate
     return {
         "ack": delivered,
-        "ack_details": rate(publish_rate),
+        "ack_details": rate(deliver_rate),
         "deliver": delivered,
-        "deliver_details": rate(publish_rate),
+        "deliver_details": rate(deliver_rate),
         "deliver_get": delivered,
-        "deliver_get_details": rate(publish_rate),
+        "deliver_get_details": rate(deliver_rate),
         "deliver_no_ack": 0,
         "deliver_no_ack_details": rate(),
         "get": 0,
@@ -1336,9 +1347,15 @@ def consumer_body(c: Consumer) -> dict[str, Any]:
 
 
 def overview_body(
-    queues: list[Q], consumers: int, connections: int, published: int, publish_rate: float
+    queues: list[Q],
+    consumers: int,
+    connections: int,
+    published: int,
+    publish_rate: float,
+    *,
+    channels: int | None = None,
 ) -> dict[str, Any]:
-    """``GET /api/overview`` of a one-node RabbitMQ 3.12 cluster."""
+    """``GET /api/overview`` of a one-node RabbitMQ 3.12 cluster (one channel per connection unless told)."""
     messages = sum(q.ready + q.unacked for q in queues)
     churn = dict.fromkeys(
         (
@@ -1362,7 +1379,7 @@ def overview_body(
         ("headers", "AMQP headers exchange, as per the AMQP specification"),
         ("topic", "AMQP topic exchange, as per the AMQP specification"),
     ]
-    stats = message_stats(published, published, publish_rate)
+    stats = message_stats(published, sum(q.delivered for q in queues), publish_rate, sum(q.egress_rate for q in queues))
     stats.update(
         {
             "confirm": 0,
@@ -1417,7 +1434,7 @@ def overview_body(
         "message_stats": stats,
         "node": RABBIT_NODE,
         "object_totals": {
-            "channels": connections,
+            "channels": connections if channels is None else channels,
             "connections": connections,
             "consumers": consumers,
             "exchanges": 8,
@@ -1441,14 +1458,27 @@ def overview_body(
     }
 
 
-def snapshot(s: Sample, when: datetime, queues: list[Q], consumers: list[Consumer], *, connections: int) -> None:
+def snapshot(
+    s: Sample,
+    when: datetime,
+    queues: list[Q],
+    consumers: list[Consumer],
+    *,
+    connections: int,
+    channels: int | None = None,
+) -> None:
     published = sum(q.published for q in queues)
     s.add_jsonl(
         "rabbitmq/snapshots.jsonl",
         {
             "at": iso_ms(when),
             "overview": overview_body(
-                queues, len(consumers), connections, published, sum(q.publish_rate for q in queues)
+                queues,
+                len(consumers),
+                connections,
+                published,
+                sum(q.publish_rate for q in queues),
+                channels=channels,
             ),
             "queues": [queue_body(s, q) for q in sorted(queues, key=lambda q: q.name)],
             "consumers": [consumer_body(c) for c in consumers],
@@ -2408,6 +2438,209 @@ def healthy() -> Sample:
     return s
 
 
+# =========================================================================== 5. queue_backlog
+def queue_backlog() -> Sample:
+    """The alerts queue loses its only consumer and backs up; an old per-job queue lives on (seeds 001, 003)."""
+    created_at = at("2025-11-14T10:15:00Z")
+    s = Sample(
+        "queue_backlog",
+        created_at,
+        "RabbitMQ backlog (seeds 001, 003): at 10:07:27 RabbitMQ closed the web app's consumer channel on "
+        "prisma-210-1000-alerts (PRECONDITION_FAILED - unknown delivery tag 509, a double ack) and the web app "
+        "never reopened it; job 21-4 keeps publishing ~8 alerts/min, so messages_ready grows from 0 to 50 over "
+        "10 snapshots 45 s apart with 0 consumers. Queue grpc-job-18-2 (durable, from analyzer 2.13 before the "
+        "2025-11-06 upgrade) outlived its job, finished 2025-11-05: 0 consumers, 37 messages. Every pod Running, "
+        "no restarts; metadata ready (prr 2000).",
+        README_QUEUE,
+    )
+    focus_pod = f"{FOCUS_RS}-4ld4s"
+    p = Paths(focus=f"logs/panda/{focus_pod}/focus-server.log")
+    base = at("2025-11-11T07:02:15Z")
+    platform_pods(
+        s,
+        focus_pod=focus_pod,
+        focus_created=base,
+        focus_ctr=Ctr(
+            "focus-server",
+            f"{REGISTRY}/panda/focus-server:{VERSION}",
+            base + timedelta(seconds=12),
+            ports=(("http", 5000),),
+            env=(("MONGO_URI", "mongodb://mongodb:27017/panda"), ("RABBITMQ_URL", "amqp://rabbitmq-panda:5672")),
+            requests=("250m", "512Mi"),
+            limits=("2", "2Gi"),
+            readiness_path="/live_metadata",
+        ),
+        focus_ready=None,
+    )
+
+    # ---- job 21-4: a walk test along the fiber, configured 44 min before collection, still running
+    job_id, cfg = "21-4", CONFIG_A
+    job_created = at("2025-11-14T09:31:18Z")
+    job, labels = make_job(s, f"grpc-job-{job_id}", job_created, job_id)
+    pod_name = "grpc-job-21-4-n8kxd"
+    pod_ip = "10.42.2.33"
+    pod = job_pod(
+        s,
+        job,
+        labels,
+        pod_name,
+        node="staging-node-3",
+        ip=pod_ip,
+        created=job_created + timedelta(seconds=2),
+        started=job_created + timedelta(seconds=4),
+        job_id=job_id,
+    )
+    job_pod_events(
+        s,
+        pod,
+        job,
+        created=job_created + timedelta(seconds=2),
+        scheduled=job_created + timedelta(seconds=2, milliseconds=33),
+        pulling=job_created + timedelta(seconds=2, milliseconds=160),
+        pulled=job_created + timedelta(seconds=2, milliseconds=470),
+        pull_ms=301,
+        started=job_created + timedelta(seconds=4),
+    )
+    consuming = job_created + timedelta(seconds=6, milliseconds=240)
+    save_jobs_collection(s, [(job_created - timedelta(milliseconds=60), job_id, cfg)])
+    # job 18-2 ran before the 2025-11-06 upgrade and finished long ago; its Job and pod are gone
+    old_created, old_finished = at("2025-11-05T11:48:37.204Z"), at("2025-11-05T17:42:09.118Z")
+    old_doc = {
+        "_id": {"$oid": object_id(old_created, s.rng)},
+        "job_id": "18-2",
+        "k8s_job": "grpc-job-18-2",
+        "queue": "grpc-job-18-2",
+        "status": "completed",
+        "config": {
+            "displayTimeAxisDuration": 30,
+            "nfftSelection": 1024,
+            "displayInfo": {"height": CONFIG_B["height"]},
+            "channels": {"min": CONFIG_B["ch_min"], "max": CONFIG_B["ch_max"]},
+            "frequencyRange": {"min": 0, "max": CONFIG_B["f_max"]},
+            "view_type": 0,
+        },
+        "created_at": {"$date": iso_ms(old_created)},
+        "finished_at": {"$date": iso_ms(old_finished)},
+    }
+    s.jsonl["mongo/jobs.jsonl"].insert(0, old_doc)
+
+    window = (at("2025-11-14T10:05:00Z"), at("2025-11-14T10:14:59Z"))
+    live_metadata_probes(s, p, at("2025-11-14T10:05:01.377Z"), at("2025-11-14T10:14:55Z"), READY_METADATA, window)
+
+    # ---- the alerts the job detects and publishes (exchange 'prisma', routing key ...MLGround), ~8/min
+    alert_times: list[datetime] = []
+    t = consuming + timedelta(seconds=11, milliseconds=408)
+    while t < created_at:
+        alert_times.append(t)
+        t += timedelta(milliseconds=s.rng.randrange(5500, 9500))
+    rel = f"logs/panda/{pod_name}/baby-analyzer.log"
+    for when in alert_times:
+        if not window[0] <= when <= window[1]:
+            continue
+        distance = 4163 + int((when - consuming).total_seconds() * 0.61)  # the walker moves along the fiber
+        severity = 2 + (distance // 97) % 2
+        s.log(rel, when, f"[INFO] Alert detected: class_id=104, severity={severity}, distance_m={distance}")
+        s.log(
+            rel,
+            when + timedelta(milliseconds=2),
+            "[INFO] Publishing alert to RabbitMQ: Algorithm.AlertReport.MLGround",
+        )
+    channels = cfg["ch_max"] - cfg["ch_min"] + 1
+    chunk = int((window[0] - consuming).total_seconds() // 15) + 1
+    t = consuming + timedelta(seconds=15 * chunk, milliseconds=131)
+    while t <= window[1]:
+        found = sum(t - timedelta(seconds=15) < a <= t for a in alert_times)
+        s.log(rel, t, f"[INFO] Processed chunk {chunk}: {channels} channels, 1024 samples, {found} alerts")
+        t += timedelta(seconds=15, milliseconds=s.rng.randrange(0, 40))
+        chunk += 1
+
+    # ---- the web UI polls the alert list every ~15 s (answered from the web app: 200, no new alerts)
+    t = at("2025-11-14T10:05:06.840Z")
+    alerts_uri = "/prisma/api/prisma-210-1000/api/alerts?limit=50"
+    while t <= window[1]:
+        dur = 0.006 + 0.001 * s.rng.randrange(0, 8)
+        s.log(
+            p.ingress,
+            t + timedelta(seconds=dur),
+            ingress_line(
+                s,
+                t + timedelta(seconds=dur),
+                client="10.42.0.0",
+                method="GET",
+                uri=alerts_uri,
+                status=200,
+                body_bytes=3807,
+                ua=BROWSER_UA,
+                req_len=71,
+                req_time=dur,
+                upstream=WEBAPP_UPSTREAM,
+                upstream_addr=f"{WEBAPP_IP}:80",
+                referer=f"https://{STAGING_HOST}/prisma/",
+                proto="HTTP/2.0",
+            ),
+        )
+        t += timedelta(seconds=15, milliseconds=s.rng.randrange(0, 60))
+
+    # ---- RabbitMQ: the web app acks delivery tag 509 twice; the broker closes its consumer channel
+    published_before = 221  # alerts of earlier days (pushes and jobs), all delivered and acked
+    double_acked = next(a for a in alert_times if a >= at("2025-11-14T10:07:26Z"))
+    closed = double_acked + timedelta(milliseconds=41, microseconds=s.rng.randrange(0, 1000))
+    tag = published_before + sum(a <= double_acked for a in alert_times)
+    conn = f"{WEBAPP_IP}:41766 -> {RABBIT_IP}:5672"
+    # rabbit_channel:handle_exception/2; RabbitMQ 3.9+ prints every line of the message with the same header
+    for line in (
+        f"Channel error on connection <0.2954.0> ({conn}, vhost: '/', user: 'panda'), channel 1:",
+        f"operation basic.ack caused a channel exception precondition_failed: unknown delivery tag {tag}",
+    ):
+        s.log(p.rabbit, closed, f"{rabbit_time(closed)} [error] <0.2963.0> {line}")
+    peer_discovery(s, p, at("2025-11-14T10:05:31.582114Z"), window[1])
+
+    # ---- management snapshots every 45 s from 10:07:00: the alerts queue with 1 consumer, then 0
+    web_tag, job_tag = ctag(s), ctag(s)
+    job_peer = f"{pod_ip}:{s.port()}"
+    orphan = Q(
+        "grpc-job-18-2",
+        consumers=0,
+        ready=37,
+        published=1412,
+        delivered=1375,
+        idle_since=old_finished,
+    )
+    for i in range(10):
+        when = at("2025-11-14T10:07:00Z") + timedelta(seconds=45 * i, milliseconds=s.rng.randrange(10, 70))
+        consumed = when < closed
+        published = published_before + sum(a <= when for a in alert_times)
+        delivered = published if consumed else tag
+        recent = sum(when - timedelta(seconds=5) < a <= when for a in alert_times) / 5  # rates_mode basic: 5 s
+        alerts = Q(
+            "prisma-210-1000-alerts",
+            consumers=int(consumed),
+            ready=published - delivered,
+            published=published,
+            delivered=delivered,
+            publish_rate=recent,
+            deliver_rate=recent if consumed else 0.0,
+            ready_rate=0.0 if consumed else recent,
+        )
+        chunks = int((when - consuming).total_seconds() // 15)
+        job_q = Q(
+            f"grpc-job-{job_id}",
+            consumers=1,
+            published=chunks,
+            delivered=chunks,
+            publish_rate=0.0667,
+            auto_delete=True,
+            durable=False,
+        )
+        consumers = [Consumer(job_q.name, job_peer, job_tag)]
+        if consumed:
+            consumers.insert(0, Consumer(alerts.name, f"{WEBAPP_IP}:41766", web_tag))
+        # web app, Focus Server (publishes job data), analyzer: the web app's connection stays open
+        snapshot(s, when, [alerts, job_q, orphan], consumers, connections=3, channels=2 + int(consumed))
+    services_and_endpoints(s, RELEASE - timedelta(days=4, hours=2))
+    return s
+
+
 # --------------------------------------------------------------------------- READMEs
 README_WAITING = """\
 # Sample `waiting_for_fiber`
@@ -2503,10 +2736,44 @@ Expected findings: none of severity warning or critical.
 Generated by `tools/make_samples.py`; do not edit by hand.
 """
 
+README_QUEUE = """\
+# Sample `queue_backlog`
+
+RabbitMQ backlog and a queue left behind (seeds 001, 003), collected 2025-11-14 10:15 UTC.
+
+- Job `21-4` (walk test, Job `grpc-job-21-4`, pod `grpc-job-21-4-n8kxd`, created 09:31:18, events
+  SuccessfulCreate ... Started) runs and publishes alerts to exchange `prisma` with routing key
+  `Algorithm.AlertReport.MLGround`, about 8 a minute (`[INFO] Alert detected: class_id=104, ...` and
+  `Publishing alert to RabbitMQ: ...` in its log, alert counts in `Processed chunk` lines); its own queue
+  `grpc-job-21-4` keeps its consumer.
+- 10:07:27: RabbitMQ closes channel 1 of the web app's connection (`10.42.1.9:41766`), the only consumer
+  of `prisma-210-1000-alerts`: `Channel error on connection <0.2954.0> (...), channel 1:` /
+  `operation basic.ack caused a channel exception precondition_failed: unknown delivery tag 509` (the
+  web app acknowledged a delivery twice). The web app never reopens the channel; its connection stays
+  open, its pod stays Running and Ready with 0 restarts, so Kubernetes shows nothing wrong.
+- `rabbitmq/snapshots.jsonl`: `/api/overview`, `/api/queues`, `/api/consumers` every 45 s, 10:07:00 to
+  10:13:45 (10 snapshots). `prisma-210-1000-alerts`: 1 consumer and 0 ready in the first, then 0
+  consumers and `messages_ready` rising to 50 (publish rate > 0, deliver rate 0).
+  `grpc-job-18-2`: a durable, non-auto-delete queue declared by analyzer 2.13 before the 2025-11-06
+  upgrade (2.14 declares per-job queues auto-delete); its job finished 2025-11-05 17:42 (status
+  `completed` in `mongo/jobs.jsonl`), the Job and pod are long gone (`ttlSecondsAfterFinished`), and the
+  queue still holds the 37 chunks published after its analyzer stopped: 0 consumers in every snapshot.
+- Focus Server healthy: live metadata ready every ~30 s (prr 2000); ingress carries those probes and the
+  UI's alert list polls (200 every ~15 s). No restarts, no Warning events.
+
+Expected findings: QUEUE_BACKLOG (critical) for `prisma-210-1000-alerts` (no consumer, growing) and
+QUEUE_ORPHANED (warning) for `grpc-job-18-2`; nothing else: the lost consumer is a channel closed by the
+broker, not a crash, so no CRASHLOOP_* finding; the alerts carry no ids and no push-to-rabbit request,
+so the alert trace has nothing to follow.
+
+Generated by `tools/make_samples.py`; do not edit by hand.
+"""
+
 SAMPLES: dict[str, Callable[[], Sample]] = {
     "alert_lost": alert_lost,
     "consumer_slow": consumer_slow,
     "healthy": healthy,
+    "queue_backlog": queue_backlog,
     "waiting_for_fiber": waiting_for_fiber,
 }
 
@@ -2531,15 +2798,37 @@ def write(out: Path, names: Iterable[str]) -> list[Path]:
     return written
 
 
+def stale(out: Path, names: Iterable[str]) -> list[str]:
+    """The samples under ``out`` whose files differ from what :func:`build` writes (missing, extra or changed)."""
+    found = []
+    for name in names:
+        root = out / name
+        have = {f.relative_to(root).as_posix(): f.read_bytes() for f in root.rglob("*") if f.is_file()}
+        if have != build(name):
+            found.append(name)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help=f"samples to write (default: all of {sorted(SAMPLES)})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="directory holding the sample folders")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a sample under --out is not up to date"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(SAMPLES))
     if unknown:
         parser.error(f"unknown samples {unknown}; samples are {sorted(SAMPLES)}")
-    for path in write(args.out, args.names or sorted(SAMPLES)):
+    names = args.names or sorted(SAMPLES)
+    if args.check:
+        outdated = stale(args.out, names)
+        if outdated:
+            print(f"stale samples in {args.out}: {', '.join(outdated)}; run: python tools/make_samples.py")
+            return 1
+        print(f"{len(names)} samples up to date in {args.out}")
+        return 0
+    for path in write(args.out, names):
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
         print(f"{path}: {size} bytes")
     return 0

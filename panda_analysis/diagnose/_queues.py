@@ -179,8 +179,10 @@ def queues(
     - ``QUEUE_ORPHANED`` **warning** when a per-job queue (``grpc-job-<job_id>``) or a
       per-connection queue (exclusive, auto-delete or ``amq.gen-*``) has had 0 consumers
       for at least ``orphan_min_age_s`` up to the last snapshot and its owner is not alive
-      (its Job is not active and no pod of it is Running / Pending). The summary gives
-      the age, the message count and what became of the Job and pod. An orphaned queue
+      (its Job is not active and no pod of it is Running / Pending). When the queue had no
+      consumer in every snapshot and the broker reports it idle (``idle_since``: no publish,
+      delivery or consumer activity) since before the first snapshot, the idle time counts
+      too. The summary gives the age, the message count and what became of the Job and pod. An orphaned queue
       is not also reported as a backlog; a per-job queue whose Job is still alive is
       judged as a backlog instead (its missing consumer is the ``consumer`` rule's
       finding).
@@ -285,16 +287,29 @@ def _judge(
             idx -= 1
         run_start = g["ts"].iloc[idx]
     zero_age_s = (g["ts"].iloc[-1] - run_start).total_seconds() if run_start is not None else 0.0
+    # no consumer in any snapshot and idle since before the first: the broker's idle_since counts too
+    idle_since = None if _null(last.get("idle_since")) else pd.Timestamp(last["idle_since"])
+    idle_s = 0.0
+    if run_start is not None and run_start == g["ts"].iloc[0] and idle_since is not None and idle_since < run_start:
+        idle_s = (g["ts"].iloc[-1] - idle_since).total_seconds()
 
     orphan_kind = "per-job" if job_id else ("per-connection" if _is_per_connection(last) else None)
     owner = _owner(frames, job_id) if job_id else None
-    if orphan_kind and run_start is not None and zero_age_s >= orphan_min_age_s and not (owner and _alive(owner)):
+    age_s = max(zero_age_s, idle_s)
+    if orphan_kind and run_start is not None and age_s >= orphan_min_age_s and not (owner and _alive(owner)):
         messages = 0 if _null(last.get("messages")) else int(last["messages"])
         linked = f"; {_owner_text(owner)}" if owner and _owner_text(owner) else ""
-        summary = (
-            f"{orphan_kind} queue {name} has had no consumer for {fmt_duration(zero_age_s)} "
-            f"(since {fmt_time(run_start)}) and holds {plural(messages, 'message')}{linked}"
-        )
+        if idle_s > zero_age_s and idle_since is not None:
+            summary = (
+                f"{orphan_kind} queue {name} had no consumer in any snapshot ({fmt_duration(zero_age_s)} from "
+                f"{fmt_time(run_start)}) and RabbitMQ reports it idle since {fmt_time(idle_since)}, "
+                f"{fmt_duration(idle_s)} before the last snapshot; it holds {plural(messages, 'message')}{linked}"
+            )
+        else:
+            summary = (
+                f"{orphan_kind} queue {name} has had no consumer for {fmt_duration(zero_age_s)} "
+                f"(since {fmt_time(run_start)}) and holds {plural(messages, 'message')}{linked}"
+            )
         rows = g[g["ts"] >= run_start]
         quotes = [_quote(r, _num(r["_consumers"])) for r in pick_quotes(rows, limit=3).to_dict("records")]
         if owner and owner["job_row"] is not None:
@@ -312,6 +327,7 @@ def _judge(
             "vhost": vhost_arg,
             "kind": orphan_kind,
             "zero_consumers_s": round(zero_age_s, 3),
+            "idle_s": round(idle_s, 3) if idle_s else None,
             "messages": messages,
             "messages_ready": None if ready_now is None else int(ready_now),
         }

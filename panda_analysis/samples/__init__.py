@@ -9,7 +9,7 @@ Examples
 --------
 >>> import panda_analysis as pa
 >>> pa.samples.names()
-['alert_lost', 'consumer_slow', 'healthy', 'waiting_for_fiber']
+['alert_lost', 'consumer_slow', 'healthy', 'queue_backlog', 'waiting_for_fiber']
 >>> pa.samples.healthy().manifest["format"]
 'panda-bundle/1'
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from panda_analysis.bundle import Bundle
 from panda_analysis.errors import BundleError
 
-__all__ = ["alert_lost", "consumer_slow", "healthy", "load", "names", "path", "waiting_for_fiber"]
+__all__ = ["alert_lost", "consumer_slow", "healthy", "load", "names", "path", "queue_backlog", "waiting_for_fiber"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -88,6 +88,35 @@ def alert_lost() -> Bundle:
     publish).
     """
     return load("alert_lost")
+
+
+def queue_backlog() -> Bundle:
+    """RabbitMQ queues (seeds 001, 003): the alerts queue loses its consumer and backs up; an old job queue lives on.
+
+    Contents: at 10:07:27 RabbitMQ closes channel 1 of the web app's connection, the only
+    consumer of ``prisma-210-1000-alerts`` (``Channel error on connection <0.2954.0> (...),
+    channel 1:`` / ``operation basic.ack caused a channel exception precondition_failed:
+    unknown delivery tag 509``); the web app never reopens it, its pod stays Running with 0
+    restarts. Job ``21-4`` keeps publishing about 8 alerts a minute (analyzer ``Alert
+    detected`` lines), so over 10 management snapshots 45 s apart (``/api/overview``,
+    ``/api/queues``, ``/api/consumers``, 10:07:00-10:13:45) the queue goes from 1 consumer and
+    0 ready messages to 0 consumers and 50. Queue ``grpc-job-18-2``, durable, declared by
+    analyzer 2.13 before the 2025-11-06 upgrade, outlived its job (finished 2025-11-05; Job and
+    pod gone, ``completed`` in ``mongo/jobs.jsonl``): 0 consumers and 37 messages throughout.
+    Live metadata ready (prr 2000), UI polls through ingress, no Warning events.
+
+    Expected findings: QUEUE_BACKLOG (critical) for ``prisma-210-1000-alerts``,
+    QUEUE_ORPHANED (warning) for ``grpc-job-18-2``; nothing else (the consumer was lost to a
+    channel error, not a crash).
+
+    Examples
+    --------
+    >>> import panda_analysis as pa
+    >>> found = pa.diagnose.run(pa.samples.queue_backlog())
+    >>> [(str(f.code), str(f.severity), f.subject) for f in found]
+    [('QUEUE_BACKLOG', 'critical', 'prisma-210-1000-alerts'), ('QUEUE_ORPHANED', 'warning', 'grpc-job-18-2')]
+    """
+    return load("queue_backlog")
 
 
 def healthy() -> Bundle:

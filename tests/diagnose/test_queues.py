@@ -2,11 +2,16 @@
 
 In the samples every queue ends with a consumer and 0 ready messages (consumer_slow: 12
 snapshots 09:41:12-09:43:15, ``grpc-job-19-6`` at 0 consumers from 09:42:40.058 to 09:43:10.040,
-30 s, then 1 at 09:43:15.053), so no sample yields a queue finding.
+30 s, then 1 at 09:43:15.053), so no sample yields a queue finding, except ``queue_backlog``,
+built for this rule: 10 snapshots 10:07:00.042-10:13:45.068, 45 s apart; ``prisma-210-1000-alerts``
+has 1 consumer in the first, then 0 from 10:07:45.034 (RabbitMQ closed the web app's channel at
+10:07:27.965753), ready 0 → 50; ``grpc-job-18-2`` (durable, its Job and pod gone) has 0 consumers
+and 37 messages in every snapshot; ``grpc-job-21-4`` (job running) keeps its consumer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -91,7 +96,11 @@ def rabbit_pod() -> dict[str, Any]:
 
 
 def test_samples_yield_no_queue_finding(sample_bundle: pa.Bundle) -> None:
-    assert pa.diagnose.queues(sample_bundle.frames()) == []
+    found = pa.diagnose.queues(sample_bundle.frames())
+    if sample_bundle.origin == "sample:queue_backlog":  # the one built to have them (tests at the end)
+        assert [x.code for x in found] == [Code.QUEUE_ORPHANED, Code.QUEUE_BACKLOG]  # by queue name
+    else:
+        assert found == []
 
 
 def test_a_queue_that_gets_its_consumer_later_is_not_orphaned() -> None:
@@ -314,3 +323,117 @@ def test_end_to_end_from_snapshots_file(make_bundle) -> None:
     assert (x.code, x.severity, x.subject) == (Code.QUEUE_BACKLOG, Severity.WARNING, "prisma-210-1000-alerts")
     assert x.metrics["growth_per_min"] == 60.0
     assert [e.line_no for e in x.evidence] == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- the queue_backlog sample
+
+
+@pytest.fixture(scope="module")
+def backlog() -> Frames:
+    return pa.samples.queue_backlog().frames()
+
+
+def test_queue_backlog_sample_yields_the_backlog_and_the_orphan(backlog: Frames) -> None:
+    found = pa.diagnose.queues(backlog)  # by queue name
+    assert [(x.code, x.severity, x.component, x.subject) for x in found] == [
+        (Code.QUEUE_ORPHANED, Severity.WARNING, "rabbitmq", "grpc-job-18-2"),
+        (Code.QUEUE_BACKLOG, Severity.CRITICAL, "rabbitmq", "prisma-210-1000-alerts"),
+    ]
+    # every rule: worst first, and nothing else (no crash loop, no consumer-creation or alert finding)
+    assert [(x.code, x.subject) for x in pa.diagnose.run(backlog)] == [(x.code, x.subject) for x in found[::-1]]
+
+
+def test_queue_backlog_sample_alerts_queue_has_no_consumer_and_grows(backlog: Frames) -> None:
+    [x] = [f for f in pa.diagnose.queues(backlog) if f.code == Code.QUEUE_BACKLOG]
+    assert x.summary == (
+        "queue prisma-210-1000-alerts holds 50 ready messages and has had no consumer for 6 min, "
+        "growing 7.7/min (+50 in 6 min 45 s); it will never drain without a consumer"
+    )
+    m = x.metrics
+    assert (m["messages_ready"], m["consumers"], m["snapshots"], m["growth_messages"]) == (50, 0, 10, 50.0)
+    assert m["growth_per_min"] == pytest.approx(7.652)
+    assert (m["span_s"], m["zero_consumers_s"]) == (405.026, 360.034)
+    assert (m["publish_rate"], m["deliver_rate"], m["drain_s"]) == (0.2, 0.0, None)
+    # first seen: the first snapshot without a consumer, not the first snapshot
+    assert (x.first_seen, x.last_seen) == (
+        pd.Timestamp("2025-11-14T10:07:45.034Z"),
+        pd.Timestamp("2025-11-14T10:13:45.068Z"),
+    )
+    assert [(e.line_no, e.text) for e in x.evidence] == [
+        (1, "queue prisma-210-1000-alerts: 0 ready, 0 unacked, 1 consumers, publish 0.2/s, deliver 0.2/s"),
+        (5, "queue prisma-210-1000-alerts: 20 ready, 0 unacked, 0 consumers, publish 0.2/s, deliver 0/s"),
+        (10, "queue prisma-210-1000-alerts: 50 ready, 0 unacked, 0 consumers, publish 0.2/s, deliver 0/s"),
+    ]
+    assert x.next_steps[-1].endswith("rabbitmqctl list_connections name peer_host state")
+    assert x.runbook == "runbooks/queues.md#backlog"
+
+
+def test_queue_backlog_sample_consumer_loss_matches_the_channel_error(backlog: Frames) -> None:
+    # the consumer that disappears is the connection RabbitMQ logged the channel error for, in between
+    c = backlog.consumers
+    web = c[c["queue"] == "prisma-210-1000-alerts"]
+    assert web["ts"].tolist() == [pd.Timestamp("2025-11-14T10:07:00.042Z")]
+    log = backlog.rabbitmq_log
+    [error] = log[log["level"] == "error"].to_dict("records")
+    assert error["connection"] == web["connection"].item() == "10.42.1.9:41766 -> 10.42.0.15:5672"
+    assert error["message"].endswith("precondition_failed: unknown delivery tag 509")
+    assert pd.Timestamp("2025-11-14T10:07:00.042Z") < error["ts"] < pd.Timestamp("2025-11-14T10:07:45.034Z")
+    # no restart anywhere: Kubernetes saw nothing
+    assert int(backlog.restarts["restart_count"].sum()) == 0
+
+
+def test_queue_backlog_sample_orphaned_job_queue(backlog: Frames) -> None:
+    [x] = [f for f in pa.diagnose.queues(backlog) if f.code == Code.QUEUE_ORPHANED]
+    assert x.summary == (
+        "per-job queue grpc-job-18-2 had no consumer in any snapshot (6 min 45 s from 2025-11-14 10:07:00.042 UTC) "
+        "and RabbitMQ reports it idle since 2025-11-05 17:42:09.118 UTC, 8 d 16 h before the last snapshot; "
+        "it holds 37 messages; no Job grpc-job-18-2, no pod"
+    )
+    last = backlog.queues.loc[backlog.queues["queue"] == "grpc-job-18-2", "ts"].max()
+    idle = (last - pd.Timestamp("2025-11-05T17:42:09.118Z")).total_seconds()
+    assert 8 * 86400 < idle < 9 * 86400
+    assert x.metrics == {
+        "queue": "grpc-job-18-2",
+        "vhost": "/",
+        "kind": "per-job",
+        "zero_consumers_s": 405.026,
+        "idle_s": round(idle, 3),
+        "messages": 37,
+        "messages_ready": 37,
+        "job_id": "18-2",
+        "job_state": "absent",
+        "pod_state": "absent",
+    }
+    assert x.next_steps[0] == "kubectl -n panda get job grpc-job-18-2 -o wide"
+    assert x.runbook == "runbooks/queues.md#orphaned"
+    # idle for days by the broker's own clock: a minimum longer than the snapshots still finds it
+    assert [f.code for f in pa.diagnose.queues(backlog, orphan_min_age_s=406.0) if f.subject == "grpc-job-18-2"] == [
+        Code.QUEUE_ORPHANED
+    ]
+    # longer than even that: not orphaned (yet), and its 37 messages without a consumer are a backlog
+    later = pa.diagnose.queues(backlog, orphan_min_age_s=idle + 1)
+    assert [(f.code, f.subject) for f in later] == [
+        (Code.QUEUE_BACKLOG, "grpc-job-18-2"),
+        (Code.QUEUE_BACKLOG, "prisma-210-1000-alerts"),
+    ]
+
+
+def test_idle_since_counts_only_when_no_snapshot_saw_a_consumer(backlog: Frames) -> None:
+    q = backlog.queues.copy()
+    first = q["ts"] == q["ts"].min()
+    # the orphan had a consumer in the first snapshot: its idle_since says nothing about the time before
+    q.loc[first & (q["queue"] == "grpc-job-18-2"), "consumer_count"] = 1
+    found = pa.diagnose.queues(dataclasses.replace(backlog, queues=q), orphan_min_age_s=406.0)
+    assert "grpc-job-18-2" not in {f.subject for f in found if f.code == Code.QUEUE_ORPHANED}
+    # no idle_since reported (older brokers, or a busy queue): the snapshots alone decide
+    q = backlog.queues.copy()
+    q["idle_since"] = pd.NaT
+    [x] = [f for f in pa.diagnose.queues(dataclasses.replace(backlog, queues=q)) if f.code == Code.QUEUE_ORPHANED]
+    assert x.metrics["idle_s"] is None
+    assert "idle since" not in x.summary
+
+
+def test_queue_backlog_sample_running_job_queue_is_fine(backlog: Frames) -> None:
+    q = backlog.queues[backlog.queues["queue"] == "grpc-job-21-4"]
+    assert q["consumer_count"].tolist() == [1] * 10
+    assert "grpc-job-21-4" not in {f.subject for f in pa.diagnose.queues(backlog)}

@@ -16,7 +16,7 @@ from panda_analysis.findings import Code, Finding, Severity
 EXPECTED = Path(__file__).resolve().parents[1] / "data" / "expected"
 
 
-@pytest.mark.parametrize("name", ["waiting_for_fiber", "consumer_slow", "alert_lost", "healthy"])
+@pytest.mark.parametrize("name", pa.samples.names())
 def test_each_sample_yields_exactly_its_expected_findings(name):
     expected = json.loads((EXPECTED / f"{name}.json").read_text())
     found = pa.diagnose.run(f"sample:{name}")
