@@ -111,7 +111,6 @@ class Examined:
     created_at: str
     first: pd.Timestamp | None
     last: pd.Timestamp | None
-    parts: int
     rows: int
     unparsed: int
     unparsed_sample: str
@@ -145,7 +144,6 @@ def examined(bundle: Bundle) -> Examined:
         created_at=str(bundle.manifest.get("created_at") or "unknown"),
         first=None if first is None or pd.isna(first) else pd.Timestamp(first),
         last=None if last is None or pd.isna(last) else pd.Timestamp(last),
-        parts=len(have),
         rows=int(present["rows"].sum()),
         unparsed=int(parts["unparsed"].sum()),
         unparsed_sample=samples[0] if samples else "",

@@ -194,7 +194,7 @@ def _assert_jira_clean(text: str) -> None:
 
 def test_markdown_escapes_text_from_logs():
     f = _finding(HOSTILE, title="<b>title</b> *x*", subject="a|b <i>")
-    bundle = ticket.Examined("sample:x", "2025-11-08T13:25:00Z", None, None, 1, 1, 0, "", (), 0)
+    bundle = ticket.Examined("sample:x", "2025-11-08T13:25:00Z", None, None, 1, 0, "", (), 0)
     text = ticket.render([f], bundle=bundle, fmt="markdown")
     html = _html(text)
     assert "script" not in html.tags
@@ -214,7 +214,7 @@ def test_markdown_escapes_text_from_logs():
 
 def test_jira_escapes_text_from_logs():
     f = _finding(HOSTILE, title="[link|x] -struck-", subject="a|b")
-    bundle = ticket.Examined("sample:x", "2025-11-08T13:25:00Z", None, None, 1, 1, 0, "", (), 0)
+    bundle = ticket.Examined("sample:x", "2025-11-08T13:25:00Z", None, None, 1, 0, "", (), 0)
     text = ticket.render([f], bundle=bundle, fmt="jira")
     _assert_jira_clean(text)
     assert "\\[not\\](a link)" in text
