@@ -805,3 +805,15 @@ def test_rendered_logs_always_carry_increasing_kubelet_times(offsets: list[int],
     assert len(stamps) == len(offsets)
     assert stamps == sorted(stamps)
     assert len(set(stamps)) == len(stamps)
+
+
+def test_readme_sample_table_matches_the_expected_findings() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \|$", readme, re.M)
+    table = {name: cell.strip() for name, cell in rows if name in pa.samples.names()}
+    assert sorted(table) == sorted(pa.samples.names())
+    expected_dir = Path(__file__).resolve().parent / "data" / "expected"
+    for name, cell in table.items():
+        codes = [r["code"] for r in json.loads((expected_dir / f"{name}.json").read_text())]
+        shown = [] if cell == "none" else re.findall(r"`(\w+)`(?: ×(\d+))?", cell)
+        assert sorted(c for c, n in shown for _ in range(int(n or 1))) == sorted(codes), name
