@@ -311,6 +311,8 @@ def compare(current: Iterable[Finding], baseline: Iterable[Finding]) -> list[Fin
 
     Findings pair up by :attr:`Finding.match_key` (code and subject), one to one: two current
     retry storms from the same client and one earlier one give one ``persisting`` and one ``new``.
+    Left over, a request seen in one bundle through the ingress (``POST /focus-server/configure``)
+    and in the other only upstream (``POST /configure``) is the same finding.
     A persisting finding keeps its current severity and numbers.
 
     Examples
@@ -325,15 +327,33 @@ def compare(current: Iterable[Finding], baseline: Iterable[Finding]) -> list[Fin
     earlier: dict[tuple[str, str], list[Finding]] = {}
     for f in baseline:
         earlier.setdefault(f.match_key, []).append(f)
-    out = []
+    out: list[Finding] = []
+    unmatched: list[Finding] = []
     for f in current:
         matches = earlier.get(f.match_key)
-        change = "persisting" if matches else "new"
         if matches:
             matches.pop(0)
-        out.append(replace(f, change=change))
-    out += [replace(f, change="resolved") for left in earlier.values() for f in left]
+            out.append(replace(f, change="persisting"))
+        else:
+            unmatched.append(f)
+    left = [f for group in earlier.values() for f in group]
+    for f in unmatched:  # second pass: the same request seen through the ingress prefix or upstream
+        twin = next((b for b in left if b.code == f.code and _same_request(b.subject, f.subject)), None)
+        if twin is not None:
+            left.remove(twin)
+        out.append(replace(f, change="persisting" if twin is not None else "new"))
+    out += [replace(f, change="resolved") for f in left]
     return sort(out)
+
+
+def _same_request(a: str, b: str) -> bool:
+    """``10.42.0.0 POST /focus-server/configure`` (ingress log) and ``10.42.0.0 POST /configure``
+    (Focus log): the same words, but one path ends with the other."""
+    *head_a, path_a = a.split(" ") if a else [""]
+    *head_b, path_b = b.split(" ") if b else [""]
+    if not head_a or head_a != head_b or not path_a.startswith("/") or not path_b.startswith("/"):
+        return False
+    return path_a.endswith(path_b) or path_b.endswith(path_a)
 
 
 def dedupe(findings: Iterable[Finding]) -> list[Finding]:

@@ -379,3 +379,28 @@ def test_cli_warns_when_a_jira_comment_is_too_long(capsys, monkeypatch):
     assert captured.out.count("\nh4. ") == 0
     assert len(captured.out) < 2000
     assert captured.err == ""
+
+
+def test_compare_matches_a_storm_seen_through_the_ingress_and_upstream():
+    ingress = _finding(subject="10.42.0.0 POST /focus-server/configure")
+    upstream = _finding(subject="10.42.0.0 POST /configure")
+    other_client = _finding(subject="10.42.2.0 POST /configure")
+    other_path = _finding(subject="10.42.0.0 POST /metadata")
+    assert [f.change for f in fnd.compare([upstream], [ingress])] == ["persisting"]
+    assert [f.change for f in fnd.compare([ingress], [upstream])] == ["persisting"]
+    assert sorted(f.change for f in fnd.compare([other_client, other_path], [ingress])) == ["new", "new", "resolved"]
+    # an exact pair wins over a suffix pair
+    out = fnd.compare([upstream, ingress], [ingress])
+    assert [(f.subject, f.change) for f in out if f.change == "persisting"] == [(ingress.subject, "persisting")]
+
+
+def test_cli_baseline_with_only_focus_logs_left(tmp_path, capsys):
+    """After the fix bundle lost its ingress logs: the storms seen in Focus logs still pair with the ingress ones."""
+    root = tmp_path / "no-ingress"
+    shutil.copytree(SAMPLES / "waiting_for_fiber", root)
+    shutil.rmtree(root / "logs" / "kube-system")
+    assert main(["diagnose", str(root), "--baseline", "sample:waiting_for_fiber", "--json", "--only", "RETRY_STORM"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert sorted((r["subject"], r["change"]) for r in records) == [
+        ("10.42.0.0 POST /configure", "persisting"), ("10.42.2.0 POST /configure", "persisting"),
+    ]
