@@ -115,7 +115,11 @@ def _execute(ws: websocket.WebSocket, code: str, session: str) -> str:
     }))
     errors: list[str] = []
     stdout: list[str] = []
-    while True:
+    status = None
+    idle = False
+    # the reply (shell channel) and the output (iopub) may arrive in either order: the request is
+    # done when both the execute_reply and iopub's status "idle" for it have come
+    while status is None or not idle:
         reply = json.loads(ws.recv())
         if reply.get("parent_header", {}).get("msg_id") != msg_id:
             continue
@@ -123,9 +127,12 @@ def _execute(ws: websocket.WebSocket, code: str, session: str) -> str:
             errors.append(f"{reply['content']['ename']}: {reply['content']['evalue']}")
         if reply["msg_type"] == "stream" and reply["content"]["name"] == "stdout":
             stdout.append(reply["content"]["text"])
+        if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+            idle = True
         if reply["msg_type"] == "execute_reply":
-            assert reply["content"]["status"] == "ok", (code[:200], errors)
-            return "".join(stdout)
+            status = reply["content"]["status"]
+    assert status == "ok", (code[:200], errors)
+    return "".join(stdout)
 
 
 def test_lab_server_lists_notebooks_and_runs_one_in_its_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
