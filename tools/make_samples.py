@@ -283,6 +283,23 @@ class Sample:
 
 
 # --------------------------------------------------------------------------- Kubernetes objects
+def ui_alert_polls(
+    s: Sample, ingress: str, start: datetime, end: datetime, *, every_s: int, jitter_ms: int, body_bytes: int
+) -> None:
+    """The web UI polling the alert list through the web app (browser, HTTP/2, all 200)."""
+    t = start
+    while t <= end:
+        dur = 0.006 + 0.001 * s.rng.randrange(0, 8)
+        done = t + timedelta(seconds=dur)
+        line = ingress_line(
+            s, done, client="10.42.0.0", method="GET", uri="/prisma/api/prisma-210-1000/api/alerts?limit=50",
+            status=200, body_bytes=body_bytes, ua=BROWSER_UA, req_len=71, req_time=dur, upstream=WEBAPP_UPSTREAM,
+            upstream_addr=f"{WEBAPP_IP}:80", referer=f"https://{STAGING_HOST}/prisma/", proto="HTTP/2.0",
+        )
+        s.log(ingress, done, line)
+        t += timedelta(seconds=every_s, milliseconds=s.rng.randrange(0, jitter_ms))
+
+
 def image_id(image: str) -> str:
     repo = image.rsplit(":", 1)[0]
     return f"{repo}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
@@ -2123,31 +2140,7 @@ def alert_lost() -> Sample:
     live_metadata_probes(s, p, at("2025-11-13T12:05:01.913Z"), at("2025-11-13T12:14:55Z"), READY_METADATA, window)
 
     # ---- the web UI polls the alert list every 10 s (browser, through the web app)
-    t = at("2025-11-13T12:05:04.220Z")
-    alerts_uri = "/prisma/api/prisma-210-1000/api/alerts?limit=50"
-    while t <= window[1]:
-        dur = 0.006 + 0.001 * s.rng.randrange(0, 8)
-        s.log(
-            p.ingress,
-            t + timedelta(seconds=dur),
-            ingress_line(
-                s,
-                t + timedelta(seconds=dur),
-                client="10.42.0.0",
-                method="GET",
-                uri=alerts_uri,
-                status=200,
-                body_bytes=3811,
-                ua=BROWSER_UA,
-                req_len=71,
-                req_time=dur,
-                upstream=WEBAPP_UPSTREAM,
-                upstream_addr=f"{WEBAPP_IP}:80",
-                referer=f"https://{STAGING_HOST}/prisma/",
-                proto="HTTP/2.0",
-            ),
-        )
-        t += timedelta(seconds=10, milliseconds=s.rng.randrange(0, 40))
+    ui_alert_polls(s, p.ingress, at("2025-11-13T12:05:04.220Z"), window[1], every_s=10, jitter_ms=40, body_bytes=3811)
 
     rel = "logs/panda/grpc-job-1-3-rm5ms/baby-analyzer.log"
     analyzer_chunks(s, rel, at("2025-11-13T12:05:09.512Z"), window[1], 2337)
@@ -2555,31 +2548,7 @@ def queue_backlog() -> Sample:
         chunk += 1
 
     # ---- the web UI polls the alert list every ~15 s (answered from the web app: 200, no new alerts)
-    t = at("2025-11-14T10:05:06.840Z")
-    alerts_uri = "/prisma/api/prisma-210-1000/api/alerts?limit=50"
-    while t <= window[1]:
-        dur = 0.006 + 0.001 * s.rng.randrange(0, 8)
-        s.log(
-            p.ingress,
-            t + timedelta(seconds=dur),
-            ingress_line(
-                s,
-                t + timedelta(seconds=dur),
-                client="10.42.0.0",
-                method="GET",
-                uri=alerts_uri,
-                status=200,
-                body_bytes=3807,
-                ua=BROWSER_UA,
-                req_len=71,
-                req_time=dur,
-                upstream=WEBAPP_UPSTREAM,
-                upstream_addr=f"{WEBAPP_IP}:80",
-                referer=f"https://{STAGING_HOST}/prisma/",
-                proto="HTTP/2.0",
-            ),
-        )
-        t += timedelta(seconds=15, milliseconds=s.rng.randrange(0, 60))
+    ui_alert_polls(s, p.ingress, at("2025-11-14T10:05:06.840Z"), window[1], every_s=15, jitter_ms=60, body_bytes=3807)
 
     # ---- RabbitMQ: the web app acks delivery tag 509 twice; the broker closes its consumer channel
     published_before = 221  # alerts of earlier days (pushes and jobs), all delivered and acked
