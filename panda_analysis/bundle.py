@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import weakref
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import pandas as pd
 
-from panda_analysis._lines import LogFile, log_identity
+from panda_analysis._lines import LogFile, NotRegularFileError, log_identity, open_regular
 from panda_analysis._time import to_utc
 from panda_analysis.errors import BundleError
 
@@ -59,6 +60,9 @@ LOG_FAMILIES: tuple[tuple[str, str], ...] = (
     ("grpc-job-*", "analyzer"),
 )
 _FAMILIES = ("ingress", "focus", "rabbitmq_log", "analyzer", "other_logs")
+
+#: Inventory rows that list files instead of describing a part (see :meth:`Bundle.inventory`).
+LISTINGS = ("unrecognised", "refused")
 
 #: Fixed-path parts: frame name → files (globs relative to the bundle root).
 FILE_PARTS: dict[str, tuple[str, ...]] = {
@@ -149,25 +153,55 @@ def _extract_tar(archive: Path, dest: Path, limits: TarLimits) -> None:
         raise BundleError(msg) from err
 
 
+#: Largest manifest read (a manifest is a few kB; anything bigger is not one).
+MAX_MANIFEST_BYTES = 1 << 20
+
+
 def _bundle_root(path: Path) -> Path:
-    """The directory holding the bundle: ``path`` itself or its single top-level folder."""
-    if (path / "manifest.json").exists():
+    """The directory holding the bundle: ``path`` itself or its single top-level folder.
+
+    The folder is taken only when it is a real directory (not a link), so the root never
+    leaves what was opened.
+    """
+    if os.path.lexists(path / "manifest.json"):
         return path
-    children = [c for c in path.iterdir() if not c.name.startswith(".")]
-    if len(children) == 1 and children[0].is_dir():
+    try:
+        children = [c for c in path.iterdir() if not c.name.startswith(".")]
+    except OSError as err:
+        msg = f"{path}: cannot list this directory ({err.strerror})"
+        raise BundleError(msg) from err
+    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
         inner = children[0]
-        if (inner / "manifest.json").exists() or any((inner / part).is_dir() for part in ("k8s", "logs", "http", "rabbitmq", "mongo")):
+        if os.path.lexists(inner / "manifest.json") or any((inner / part).is_dir() for part in ("k8s", "logs", "http", "rabbitmq", "mongo")):
             return inner
     return path
 
 
 def _read_manifest(root: Path, shown: str) -> dict[str, Any]:
     path = root / "manifest.json"
-    if not path.exists():
+    if not os.path.lexists(path):
         return {}
     where = f"{shown}/manifest.json"
+    if path.is_symlink():
+        msg = f"{where}: is a link; a bundle's manifest must be a plain file"
+        raise BundleError(msg)
     try:
-        manifest = json.loads(path.read_bytes().decode("utf-8"))
+        with open_regular(path) as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)
+    except NotRegularFileError as err:
+        msg = f"{where}: {err.strerror}; a bundle's manifest must be a plain JSON file"
+        raise BundleError(msg) from err
+    except OSError as err:
+        msg = f"{where}: cannot read ({err.strerror})"
+        raise BundleError(msg) from err
+    if len(data) > MAX_MANIFEST_BYTES:
+        msg = f"{where}: over {MAX_MANIFEST_BYTES} bytes; that is not a bundle manifest"
+        raise BundleError(msg)
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except RecursionError as err:
+        msg = f"{where}: JSON nested too deeply"
+        raise BundleError(msg) from err
     except UnicodeDecodeError as err:
         msg = f"{where}: not UTF-8 text ({err})"
         raise BundleError(msg) from err
@@ -187,12 +221,14 @@ def _read_manifest(root: Path, shown: str) -> dict[str, Any]:
     created = manifest.get("created_at")
     if created is not None:
         try:
+            if not isinstance(created, str):
+                raise TypeError(created)
             to_utc(pd.to_datetime(created, utc=True, format="ISO8601"))
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime) as err:
             msg = f"{where}: created_at {created!r} is not an ISO-8601 time"
             raise BundleError(msg) from err
     families = manifest.get("log_families", {})
-    if not isinstance(families, dict) or not all(v in _FAMILIES for v in families.values()):
+    if not isinstance(families, dict) or not all(isinstance(v, str) and v in _FAMILIES for v in families.values()):
         msg = f"{where}: log_families must map globs to one of {list(_FAMILIES)}"
         raise BundleError(msg)
     return manifest
@@ -220,6 +256,7 @@ class Bundle:
         self.origin = origin
         self.manifest: dict[str, Any] = dict(manifest)
         self._frames: Frames | None = None
+        self._walked: tuple[list[str], dict[str, Path], list[tuple[str, str]]] | None = None
         if tmp is not None:
             self._finalizer = weakref.finalize(self, shutil.rmtree, tmp, True)
 
@@ -228,6 +265,9 @@ class Bundle:
     def open(cls, path: str | os.PathLike[str], *, limits: TarLimits | None = None) -> Bundle:
         """Open a bundle directory, a ``.tar.gz`` of one, or ``sample:<name>``."""
         text = os.fspath(path)
+        if not text.strip():
+            msg = "no bundle given (an empty path); give a directory, a .tar.gz, or sample:<name>"
+            raise BundleError(msg)
         if text.startswith("sample:"):
             from panda_analysis import samples
 
@@ -240,7 +280,13 @@ class Bundle:
         if location.is_dir():
             root = _bundle_root(location)
             return cls(root, origin=text, manifest=_read_manifest(root, text))
-        if not tarfile.is_tarfile(location):
+        try:  # a FIFO or device given as the bundle must not block the run
+            with open_regular(location) as handle:
+                is_tar = tarfile.is_tarfile(handle)
+        except OSError as err:
+            msg = f"{text}: cannot read ({err.strerror}); give a directory, a .tar.gz, or sample:<name>"
+            raise BundleError(msg) from err
+        if not is_tar:
             msg = f"{text}: neither a bundle directory nor a tar archive"
             raise BundleError(msg)
         tmp = Path(tempfile.mkdtemp(prefix="panda-bundle-"))
@@ -268,15 +314,79 @@ class Bundle:
     def __repr__(self) -> str:
         return f"Bundle({self.origin!r}, format={self.format!r}, created_at={self.manifest.get('created_at')!r})"
 
-    def files(self) -> list[str]:
-        """Every file in the bundle, relative to the root, sorted (``manifest.json`` and a top ``README.md`` excluded)."""
-        out = []
-        for path in self.root.rglob("*"):
-            if path.is_file():
+    def _walk(self) -> tuple[list[str], dict[str, Path], list[tuple[str, str]]]:
+        """Files, their real paths, and refused entries (walked once, then cached).
+
+        Links are followed only when their target is a regular file inside the bundle
+        root; a link that leaves the root, a link to a directory, and anything that is not
+        a regular file (FIFO, socket, device) is refused with its reason, never read.
+        """
+        if self._walked is not None:
+            return self._walked
+        files: list[str] = []
+        real: dict[str, Path] = {}
+        refused: list[tuple[str, str]] = []
+        try:
+            top = self.root.resolve(strict=True)
+        except OSError as err:
+            msg = f"{self.origin}: cannot open the bundle directory ({err.strerror})"
+            raise BundleError(msg) from err
+
+        def failed(err: OSError) -> None:  # an unlistable directory is listed, not fatal
+            where = Path(err.filename or "").relative_to(self.root) if err.filename else Path()
+            refused.append((where.as_posix() + "/", f"cannot list this directory ({err.strerror})"))
+
+        for dirpath, dirnames, filenames in os.walk(self.root, onerror=failed, followlinks=False):
+            here = Path(dirpath)
+            for name in sorted(dirnames):  # links to directories are not descended
+                if (here / name).is_symlink():
+                    refused.append(((here / name).relative_to(self.root).as_posix(), "a link to a directory"))
+            for name in filenames:
+                path = here / name
                 rel = path.relative_to(self.root).as_posix()
-                if rel not in {"manifest.json", "README.md"}:
-                    out.append(rel)
-        return sorted(out)
+                reason, target = _classify(path, top)
+                if reason is not None:
+                    refused.append((rel, reason))
+                elif rel not in {"manifest.json", "README.md"}:
+                    files.append(rel)
+                    real[rel] = target
+        files.sort()
+        refused.sort()
+        self._walked = (files, real, refused)
+        return self._walked
+
+    def files(self) -> list[str]:
+        """Every file in the bundle, relative to the root, sorted (``manifest.json`` and a top ``README.md`` excluded).
+
+        Only regular files inside the bundle are listed (links to files inside it too);
+        what is refused is listed by :meth:`refused`.
+        """
+        return list(self._walk()[0])
+
+    def refused(self) -> list[tuple[str, str]]:
+        """Entries the bundle holds but that are never read, with the reason.
+
+        Links that leave the bundle (``logs/x.log -> /etc/passwd``), links to directories,
+        FIFOs, sockets, devices and unlistable directories: shown in the inventory (as
+        ``unrecognised`` files are) so nothing disappears silently.
+        """
+        return list(self._walk()[2])
+
+    def path_of(self, rel: str) -> Path:
+        """The real path of bundle file ``rel``, checked to stay inside the bundle.
+
+        ``rel`` comes from untrusted places (a ``serve-bundle`` URL, a manifest): it must
+        be a relative path without ``..``, name a regular file listed by :meth:`files`
+        (so a link is followed only to a file inside the bundle). Raises
+        :class:`~panda_analysis.errors.BundleError` otherwise.
+        """
+        clean = _check_rel(rel)
+        path = self._walk()[1].get(clean)
+        if path is None:
+            reason = dict(self._walk()[2]).get(clean, "no such file in the bundle")
+            msg = f"{self.origin}: {clean}: {reason}"
+            raise BundleError(msg)
+        return path
 
     def log_family(self, rel: str) -> str | None:
         """The log family of a file under ``logs/`` (``None`` for files that are not logs)."""
@@ -304,11 +414,12 @@ class Bundle:
             msg = f"unknown bundle part {part!r}; parts are {sorted({*LOG_PARTS, *FILE_PARTS})}"
             raise KeyError(msg)
         out = []
+        real = self._walk()[1]
         for rel in chosen:
             namespace, pod, container, previous = log_identity(rel)
             out.append(
                 LogFile(
-                    name=rel, path=self.root / rel, namespace=namespace, pod=pod,
+                    name=rel, path=real[rel], namespace=namespace, pod=pod,
                     container=container, is_previous=previous,
                 )
             )
@@ -339,8 +450,10 @@ class Bundle:
         -------
         DataFrame with columns ``part``, ``present`` (has files), ``files``, ``rows``,
         ``unparsed`` (lines no parser could read), ``unparsed_sample`` (first of them, as
-        ``source:line_no: text``), ``first_ts`` and ``last_ts`` (UTC). A last row
-        ``unrecognised`` counts files no part reads.
+        ``source:line_no: text``), ``first_ts`` and ``last_ts`` (UTC). Two last rows:
+        ``unrecognised`` counts files no part reads, ``refused`` the entries never read
+        (links out of the bundle, FIFOs, devices: :meth:`refused`), each with its first
+        one as the sample.
         """
         frames = self.frames()
         rows = []
@@ -361,18 +474,20 @@ class Bundle:
                 }
             )
         strays = self.unrecognised()
-        rows.append(
-            {
-                "part": "unrecognised",
-                "present": bool(strays),
-                "files": len(strays),
-                "rows": 0,
-                "unparsed": 0,
-                "unparsed_sample": strays[0] if strays else "",
-                "first_ts": pd.NaT,
-                "last_ts": pd.NaT,
-            }
-        )
+        refused = [f"{rel}: {reason}" for rel, reason in self.refused()]
+        for part, listed in (("unrecognised", strays), ("refused", refused)):
+            rows.append(
+                {
+                    "part": part,
+                    "present": bool(listed),
+                    "files": len(listed),
+                    "rows": 0,
+                    "unparsed": 0,
+                    "unparsed_sample": listed[0] if listed else "",
+                    "first_ts": pd.NaT,
+                    "last_ts": pd.NaT,
+                }
+            )
         out = pd.DataFrame(rows)
         out["present"] = out["present"].astype("boolean")
         for col in ("files", "rows", "unparsed"):
@@ -382,13 +497,57 @@ class Bundle:
             out[col] = pd.to_datetime(out[col], utc=True).dt.as_unit("ns")
         return out
 
+    def has_evidence(self) -> bool:
+        """True when some part of the bundle has a non-empty file to read.
+
+        An empty directory, a bundle with only a manifest, an archive of zeros or of empty
+        files hold no evidence: diagnosing them must not read as "healthy".
+        """
+        real = self._walk()[1]
+        parts = {*LOG_PARTS, *FILE_PARTS}
+        for part in parts:
+            for source in self.sources(part):
+                try:
+                    if real[source.name].stat().st_size > 0:
+                        return True
+                except OSError:
+                    continue
+        return False
+
     # ----------------------------------------------------------------- writing
     def save(self, dest: str | os.PathLike[str]) -> Path:
         """Copy this bundle to ``dest`` (a directory, or a ``.tar.gz`` when the name says so)."""
         with BundleWriter(dest, manifest=self.manifest) as writer:
             for rel in self.files():
-                writer.add_bytes(rel, (self.root / rel).read_bytes())
+                with open_regular(self.path_of(rel)) as handle:
+                    writer.add_bytes(rel, handle.read())
         return writer.path
+
+
+def _classify(path: Path, top: Path) -> tuple[str | None, Path]:
+    """``(None, real path)`` for a readable regular file inside ``top``, else ``(reason, path)``."""
+    try:
+        st = path.lstat()
+    except OSError as err:
+        return f"cannot read ({err.strerror})", path
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return "a broken or looping link", path
+        if not target.is_relative_to(top):
+            return "a link that leaves the bundle (not followed)", path
+        try:
+            st = target.stat()
+        except OSError as err:
+            return f"cannot read ({err.strerror})", path
+        path = target
+    if stat.S_ISREG(st.st_mode):
+        return None, path
+    kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device or special file"
+    if stat.S_ISDIR(st.st_mode):
+        kind = "a link to a directory"
+    return f"{kind}; bundles hold plain files only", path
 
 
 def is_bundle(obj: object) -> TypeGuard[Bundle]:

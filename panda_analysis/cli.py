@@ -22,7 +22,7 @@ import pandas as pd
 
 from panda_analysis import diagnose, report, samples, ticket
 from panda_analysis import findings as fnd
-from panda_analysis.bundle import Bundle, load_bundle
+from panda_analysis.bundle import LISTINGS, Bundle, load_bundle
 from panda_analysis.errors import PandaAnalysisError
 from panda_analysis.findings import Code, Finding, Severity
 
@@ -68,7 +68,7 @@ def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
     print(header, file=out)
     print("-" * len(header), file=out)
     for row in inv.itertuples(index=False):
-        if row.part == "unrecognised" and not row.files:
+        if row.part in LISTINGS and not row.files:
             continue
         rows = "-" if not row.present else str(row.rows)
         line = (
@@ -84,6 +84,9 @@ def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
     strays = inv[(inv["part"] == "unrecognised") & (inv["files"] > 0)]
     for row in strays.itertuples(index=False):
         print(f"  {row.files} file(s) no parser reads, e.g. {row.unparsed_sample}", file=out)
+    refused = inv[(inv["part"] == "refused") & (inv["files"] > 0)]
+    for row in refused.itertuples(index=False):
+        print(f"  {row.files} entr{'y' if row.files == 1 else 'ies'} refused (never read), e.g. {row.unparsed_sample}", file=out)
 
 
 def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
@@ -116,8 +119,9 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
 def _inventory_line(bundle: Bundle) -> str:
     """One line: what evidence there is, how much did not parse, what is missing."""
     inv = bundle.inventory()
-    present = inv[inv["present"].fillna(False).astype(bool) & (inv["part"] != "unrecognised")]
-    absent = inv[~inv["present"].fillna(False).astype(bool) & (inv["part"] != "unrecognised")]
+    listing = inv["part"].isin(LISTINGS)
+    present = inv[inv["present"].fillna(False).astype(bool) & ~listing]
+    absent = inv[~inv["present"].fillna(False).astype(bool) & ~listing]
     rows = int(present["rows"].sum())
     unparsed = int(inv["unparsed"].sum())
     first = present["first_ts"].min()
@@ -132,6 +136,9 @@ def _inventory_line(bundle: Bundle) -> str:
     strays = inv.loc[inv["part"] == "unrecognised", "files"].iloc[0]
     if strays:
         text += f"; {strays} unrecognised files"
+    refused = inv.loc[inv["part"] == "refused", "files"].iloc[0]
+    if refused:
+        text += f"; {refused} refused (links out of the bundle or special files, never read)"
     return text
 
 

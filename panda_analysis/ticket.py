@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from panda_analysis.bundle import LISTINGS
 from panda_analysis.findings import Finding, Severity, sort
 from panda_analysis.schema import STATE_FRAMES
 
 if TYPE_CHECKING:
-    from panda_analysis.bundle import Bundle
+    from panda_analysis.bundle import LISTINGS, Bundle
 
 __all__ = ["FORMATS", "Examined", "examined", "render", "runbook_link"]
 
@@ -130,7 +131,7 @@ def examined(bundle: Bundle) -> Examined:
     services, which can be weeks old); ``missing`` names each absent kind of evidence once.
     """
     inv = bundle.inventory()
-    parts = inv[inv["part"] != "unrecognised"]
+    parts = inv[~inv["part"].isin(LISTINGS)]
     present = parts[parts["present"].fillna(False).astype(bool)]
     timed = present[~present["part"].isin(STATE_FRAMES)]
     first = timed["first_ts"].dropna().min() if len(timed) else None

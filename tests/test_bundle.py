@@ -221,7 +221,7 @@ def test_inventory_shape(make_bundle):
     assert (row["files"], row["rows"]) == (1, 2)
     assert row["first_ts"] == pd.Timestamp("2025-11-08T13:00:00.5Z")
     assert row["last_ts"] == pd.Timestamp("2025-11-08T13:05:00Z")
-    assert set(inv["part"]) == {*pa.schema.FRAMES, "unrecognised"}
+    assert set(inv["part"]) == {*pa.schema.FRAMES, "unrecognised", "refused"}
 
 
 def test_writer_makes_a_bundle_that_reads_back(tmp_path):

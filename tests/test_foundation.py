@@ -74,6 +74,8 @@ def test_iter_lines_empty():
 def test_iter_lines_never_raises_and_keeps_every_line(data):
     lines = list(iter_lines(data))
     text = data.decode("utf-8", errors="replace")
+    if text.count("\r") - text.count("\r\n") > text.count("\n"):  # lone CR line ends
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     expected = text.split("\n")
     if expected and expected[-1] == "":
         expected.pop()

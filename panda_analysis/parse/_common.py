@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import pandas as pd
 
-from panda_analysis._lines import Line, LogFile, Unparsed, iter_lines, resolve_sources
+from panda_analysis._lines import MAX_JSON_LINE_BYTES, Line, LogFile, Unparsed, iter_lines, resolve_sources
 from panda_analysis._time import to_utc
 
 if TYPE_CHECKING:
@@ -379,13 +379,20 @@ def json_snippet(value: Any) -> str:
         return f"<{type(value).__name__} nested too deeply>"
 
 
-def json_lines(data: bytes | str, name: str, unparsed: Unparsed) -> Iterator[tuple[Line, dict[str, Any]]]:
+def json_lines(data: bytes | str | LogFile, name: str, unparsed: Unparsed) -> Iterator[tuple[Line, dict[str, Any]]]:
     """Yield ``(line, object)`` per line of ``data`` holding a JSON object.
 
-    Blank lines are skipped; any other line that is not a JSON object is counted in
-    ``unparsed`` under ``name``.
+    ``data`` is text or a file (streamed; one document per line may be up to
+    :data:`~panda_analysis._lines.MAX_JSON_LINE_BYTES` long, as a management-API snapshot
+    of a broker with thousands of queues is). Blank lines are skipped; any other line that
+    is not a JSON object (a line cut at the cap among them) is counted in ``unparsed``
+    under ``name``.
     """
-    for line in iter_lines(data, kubelet=False):
+    if isinstance(data, LogFile):
+        lines = data.lines(unparsed, kubelet=False, max_line_bytes=MAX_JSON_LINE_BYTES, max_line_chars=MAX_JSON_LINE_BYTES)
+    else:
+        lines = iter_lines(data, kubelet=False, max_line_chars=MAX_JSON_LINE_BYTES)
+    for line in lines:
         if not line.text.strip():
             continue
         try:
@@ -406,7 +413,7 @@ def stamped_json_lines(
     ``instant`` reads the ``at`` value; a line that is not a JSON object, or whose ``at``
     is missing or not a time, is counted in ``unparsed``.
     """
-    for line, obj in json_lines(file.read_bytes(), file.name, unparsed):
+    for line, obj in json_lines(file, file.name, unparsed):
         at = instant(obj.get("at"))
         if at is None:
             unparsed.add(file.name, line.line_no, line.text)

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from panda_analysis import schema
-from panda_analysis._lines import LogFile, Unparsed, iter_lines
+from panda_analysis._lines import LogFile, Unparsed
 from panda_analysis.bundle import Bundle  # runtime import: typing.get_type_hints() must resolve it
 from panda_analysis.parse._common import (
     LOGGING_BASIC,
@@ -347,7 +347,7 @@ def _parse_file(file: LogFile, unparsed: Unparsed) -> list[dict[str, Any]]:
     times = RecordTimes()
     kind: str
     fields: dict[str, Any]
-    for line in iter_lines(file.read_bytes()):
+    for line in file.lines(unparsed):
         text = log_text(line.text)
         if text is None:
             continue

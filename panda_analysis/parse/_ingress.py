@@ -42,7 +42,7 @@ import json
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -904,50 +904,6 @@ def _convert(raw: _Raw) -> tuple[dict[str, Any], np.ndarray]:
 
 
 # ---------------------------------------------------------------- files → frames
-def _read_stream(file: LogFile) -> bytes:
-    assert file.stream is not None
-    data = file.stream.read()
-    if isinstance(data, str):
-        try:
-            return data.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            return data.encode("utf-8", "surrogatepass")  # invalid UTF-8, replaced below
-    return bytes(data)
-
-
-def _pieces(file: LogFile) -> Iterator[bytes | bytearray]:
-    """The file's content in pieces of about _PIECE_BYTES, each ending at a line end."""
-    if file.path is None:
-        data = _read_stream(file)
-        start = 0
-        while start < len(data):
-            cut = data.find(b"\n", start + _PIECE_BYTES)
-            end = len(data) if cut < 0 else cut + 1
-            yield data[start:end]
-            start = end
-        return
-    with file.path.open("rb") as handle:
-        while True:
-            # read straight into the piece's buffer, end it at the last line end, and read
-            # the partial line again with the next piece (no copies of the bulk)
-            size = _PIECE_BYTES
-            start = handle.tell()
-            piece = bytearray(size)
-            got = handle.readinto(piece)
-            while got == size and piece.rfind(b"\n", 0, got) < 0:  # one line longer than a piece
-                piece.extend(bytes(size))
-                got += handle.readinto(memoryview(piece)[got:])
-                size = len(piece)
-            if got == 0:
-                return
-            del piece[got:]
-            cut = piece.rfind(b"\n") if got == size else len(piece) - 1
-            if cut < len(piece) - 1:
-                del piece[cut + 1 :]
-                handle.seek(start + cut + 1)
-            yield piece
-
-
 def _valid_utf8(data: bytes) -> bytes:
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
     try:
@@ -990,11 +946,15 @@ def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
     return _PieceResult(columns, raw.line_no, ts, messages, skipped, n_lines)
 
 
-def _file_results(file: LogFile, pool: ThreadPoolExecutor, workers: int, *, slow: bool) -> list[_PieceResult]:
+def _file_results(
+    file: LogFile, pool: ThreadPoolExecutor, workers: int, *, slow: bool, unparsed: Unparsed
+) -> list[_PieceResult]:
     results: list[_PieceResult] = []
     pending: deque[Any] = deque()
     layout: _Layout | None = None
-    for i, data in enumerate(_pieces(file)):
+    # streamed in pieces that end at a line end; an unreadable file, or the part of one
+    # beyond the read cap, is counted in ``unparsed``
+    for i, data in enumerate(file.pieces(unparsed, piece_bytes=_PIECE_BYTES)):
         if i == 0 and not slow:
             layout = _detect(bytes(data))
         pending.append(pool.submit(_work, data, layout))
@@ -1168,10 +1128,10 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO, *, _slow: bool = F
     files = resolve_sources(source, "ingress")
     workers = max(1, min(4, os.cpu_count() or 1))
     results: list[list[_PieceResult]] = []
+    unparsed = Unparsed()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for file in files:
-            results.append(_file_results(file, pool, workers, slow=_slow))
-    unparsed = Unparsed()
+            results.append(_file_results(file, pool, workers, slow=_slow, unparsed=unparsed))
     for file, file_results in zip(files, results, strict=True):
         for r in file_results:
             for line_no, text in r.skipped.sample:

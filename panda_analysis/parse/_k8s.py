@@ -23,7 +23,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from panda_analysis import schema
-from panda_analysis._lines import LogFile, Unparsed, iter_lines, resolve_sources
+from panda_analysis._lines import LogFile, Unparsed, resolve_sources
 from panda_analysis._time import to_utc
 from panda_analysis.bundle import Bundle, is_bundle
 from panda_analysis.parse._common import (
@@ -81,7 +81,7 @@ def _objects(file: LogFile, kinds: tuple[str, ...], unparsed: Unparsed) -> Itera
 
     ``pointer`` is the JSON pointer of the object within the file ('' for the root).
     """
-    text = file.read_text().lstrip("\ufeff")
+    text = file.read_text(unparsed).lstrip("\ufeff")
     if not text.strip():
         return
     try:
@@ -493,7 +493,7 @@ def _pods_text_frame(files: list[LogFile], observed: pd.Timestamp | None) -> pd.
     rows: list[Row] = []
     for file in files:
         header: list[tuple[str, int]] | None = None
-        for line in iter_lines(file.read_bytes(), kubelet=False):
+        for line in file.lines(unparsed, kubelet=False):
             text = line.text.replace("\t", " ").rstrip()
             if not text.strip():
                 continue

@@ -13,7 +13,7 @@ from typing import TextIO
 import pandas as pd
 
 from panda_analysis import schema
-from panda_analysis._lines import iter_lines, resolve_sources
+from panda_analysis._lines import Unparsed, resolve_sources
 from panda_analysis.bundle import Bundle
 
 __all__ = ["other_logs"]
@@ -22,8 +22,9 @@ __all__ = ["other_logs"]
 def _frames(source: Bundle | str | os.PathLike[str] | TextIO) -> dict[str, pd.DataFrame]:
     files = resolve_sources(source, "other_logs")
     columns: dict[str, list[object]] = {name: [] for name in ("ts", "source", "line_no", "namespace", "pod", "container", "is_previous", "message")}
+    unparsed = Unparsed()
     for file in files:
-        for line in iter_lines(file.read_bytes()):
+        for line in file.lines(unparsed):
             if not line.text.strip():
                 continue
             columns["ts"].append(line.kubelet_ts)
@@ -34,7 +35,8 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO) -> dict[str, pd.Da
             columns["container"].append(file.container)
             columns["is_previous"].append(file.is_previous)
             columns["message"].append(line.text)
-    return {"other_logs": schema.OTHER_LOGS.conform(pd.DataFrame(columns))}
+    frame = schema.OTHER_LOGS.conform(pd.DataFrame(columns), unparsed=unparsed.count, unparsed_sample=unparsed.sample)
+    return {"other_logs": frame}
 
 
 @schema.documented(schema.OTHER_LOGS)

@@ -115,7 +115,7 @@ def _row(document: dict[str, Any], collection: str | None) -> Row:
 
 def _documents(file: LogFile, unparsed: Unparsed) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
     """Yield ``(source, line_no, document)``; count what is not a JSON object."""
-    data = file.read_text().lstrip("\ufeff")
+    data = file.read_text(unparsed).lstrip("\ufeff")
     if data.lstrip().startswith("["):
         try:
             array = json.loads(data)

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from panda_analysis import schema
-from panda_analysis._lines import LogFile, Unparsed, iter_lines
+from panda_analysis._lines import LogFile, Unparsed
 from panda_analysis.bundle import Bundle  # runtime import: typing.get_type_hints() must resolve it
 from panda_analysis.parse._common import has_junk, iso_instant, log_frame, log_row, log_text, normalize_level
 
@@ -145,7 +145,7 @@ def _parse_file(file: LogFile, unparsed: Unparsed) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     current: _Entry | None = None
     seen_entry = False  # text before the first entry is the console banner
-    for line in iter_lines(file.read_bytes()):
+    for line in file.lines(unparsed):
         text = log_text(line.text)
         if text is None:
             if current is not None and current.log_format == "legacy":
