@@ -12,6 +12,13 @@ JupyterLab server there on 127.0.0.1 and prints its URL with the token.
   :class:`LabServer` once ``/api/status`` answers; :meth:`LabServer.stop` shuts it down
   (its kernels too).
 
+The server ends with ``panda-analysis lab``: on Ctrl-C, SIGTERM and SIGHUP (see
+:mod:`panda_analysis._procs`) :meth:`LabServer.stop` asks Jupyter to shut down (which shuts
+its kernels down), then signals its process group, then ends any process it left (kernels
+run in sessions of their own). When ``panda-analysis lab`` itself is SIGKILLed, Linux sends
+the server SIGTERM (``prctl(PR_SET_PDEATHSIG)``), and the kernels' own parent watch
+(ipykernel's ``JPY_PARENT_PID`` poller) ends them within about a second of the server.
+
 Examples
 --------
 >>> import tempfile
@@ -31,10 +38,11 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from panda_analysis import report
+from panda_analysis import _procs, report
 from panda_analysis.errors import BundleError, PandaAnalysisError
 
 __all__ = ["LabError", "LabServer", "TargetExistsError", "add_parser", "main", "prepare", "start"]
@@ -217,27 +225,43 @@ class LabServer:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self, timeout: float = 20) -> int:
-        """Shut the server and its kernels down (``POST /api/shutdown``, then SIGTERM, then SIGKILL).
+    def stop(self, timeout: float = 10) -> int:
+        """Shut the server and its kernels down; returns the server's exit status.
 
-        Returns the server's exit status.
+        ``POST /api/shutdown`` (Jupyter shuts its kernels down and exits) and up to ``timeout``
+        seconds for that; then SIGTERM to the server's process group, 5 s more, then SIGKILL.
+        Whatever the server started and left running (kernels live in sessions of their own) is
+        ended last. A second Ctrl-C while this runs skips straight to SIGKILL.
         """
-        if self.process.poll() is None:
-            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-                self.api("/api/shutdown", method="POST", timeout=5)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.terminate()
+        running = self.process.poll() is None
+        started = _procs.descendants(self.process.pid) if running else []
+        try:
+            if running:
+                with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+                    self.api("/api/shutdown", method="POST", timeout=5)
                 try:
-                    self.process.wait(timeout=5)
+                    self.process.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+                    log.warning("jupyter lab did not shut down in %g s: SIGTERM", timeout)
+                    self._signal_group(signal.SIGTERM)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.process.wait(timeout=5)
+        finally:
+            if self.process.poll() is None:
+                self._signal_group(signal.SIGKILL)
+                self.process.wait()
+            if running:  # the group outlives its leader while a member runs (a pgid in use is not reused)
+                self._signal_group(signal.SIGKILL)
+            _procs.end_processes(started, grace_s=3)
+            if self._log is not None:
+                self._log.close()
+                self._log = None
         return int(self.process.returncode)
+
+    def _signal_group(self, signum: int) -> None:
+        """Signal the server's process group (its own session, see :func:`start`)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signum)
 
     def __enter__(self) -> LabServer:
         return self
@@ -288,7 +312,7 @@ def start(
         raise LabError(msg)
     port = port or _free_port()
     token = token or secrets.token_hex(24)
-    log_file = Path(log_path) if log_path is not None else Path(tempfile.mkdtemp(prefix="panda-lab-")) / "jupyterlab.log"
+    log_file = Path(log_path) if log_path is not None else _procs.make_temp_dir("panda-lab-") / "jupyterlab.log"
     command = [
         sys.executable, "-m", "jupyter", "lab",
         "--ServerApp.ip=127.0.0.1",
@@ -305,25 +329,38 @@ def start(
     log.info("starting %s (log %s)", " ".join(command), log_file)
     # the token goes through the environment (not visible in `ps`); a new session keeps the terminal's
     # Ctrl-C away from the server, which would otherwise ask for confirmation: stop() shuts it down
+    # (and it makes the server's process group one that stop() can signal without hitting us)
     # kernels inherit this: findings link runbooks/x.md beside the notebooks (see prepare)
     env = {**os.environ, "JUPYTER_TOKEN": token, report.RUNBOOK_PREFIX_ENV: ""}
+    # PR_SET_PDEATHSIG fires when the starting *thread* ends: only from the main thread, which lives as long as we do
+    in_main = threading.current_thread() is threading.main_thread()
     process = subprocess.Popen(
         command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_procs.parent_death_signal() if in_main else None,
     )
     server = LabServer(process=process, port=port, token=token, directory=root, log_path=log_file, _log=sink)
+    try:
+        _wait_until_serving(server, timeout_s=timeout_s)
+    except BaseException:  # LabError, and Ctrl-C / SIGTERM while it starts: no server is left behind
+        server.stop(timeout=5)
+        raise
+    return server
+
+
+def _wait_until_serving(server: LabServer, *, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        if process.poll() is not None:
-            server.stop()
-            msg = f"jupyter lab exited with status {process.returncode} (log {log_file}):\n{server.log_tail()}"
+        if server.process.poll() is not None:
+            msg = f"jupyter lab exited with status {server.process.returncode} (log {server.log_path}):\n{server.log_tail()}"
             raise LabError(msg)
         with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
             server.api("/api/status", timeout=2)
-            return server
+            return
         if time.monotonic() > deadline:
-            server.stop(timeout=5)
-            msg = f"jupyter lab did not answer on port {port} within {timeout_s:g} s (log {log_file}):\n{server.log_tail()}"
+            msg = (
+                f"jupyter lab did not answer on port {server.port} within {timeout_s:g} s "
+                f"(log {server.log_path}):\n{server.log_tail()}"
+            )
             raise LabError(msg)
         time.sleep(0.25)
 
@@ -335,7 +372,8 @@ def add_parser(subparsers: Any) -> None:
         help="open the runbook notebooks for a bundle in JupyterLab",
         description="Write the runbook notebooks into DIR with their bundle parameter set to BUNDLE "
         "(as papermill injects it for a report), start JupyterLab there on 127.0.0.1 and print its URL "
-        "with the token. Existing notebooks in DIR are not overwritten unless --force. Stop with Ctrl-C.",
+        "with the token. Existing notebooks in DIR are not overwritten unless --force. Stop with Ctrl-C "
+        "(or SIGTERM / SIGHUP): the server and its kernels end with it.",
     )
     cmd.add_argument(
         "bundle", metavar="BUNDLE", nargs="?", default=None,
@@ -349,20 +387,25 @@ def add_parser(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``lab``: prepare, start, print the URL, wait for Ctrl-C (or the server to exit), stop."""
+    """Run ``lab``: prepare, start, print the URL, wait for Ctrl-C (or the server to exit), stop.
+
+    Ctrl-C, and SIGTERM / SIGHUP once ``cli.main`` has called
+    :func:`panda_analysis._procs.install_signal_handlers`, stop the server (and its kernels) and
+    return 0: that is how a lab session ends. A server that exits by itself returns 2.
+    """
     written = prepare(args.bundle, directory=args.dir, force=args.force)
     shown = args.bundle if args.bundle is not None else "each notebook's default sample"
     print(f"prepared {len(written)} notebooks in {Path(args.dir).resolve()} (bundle: {shown})", file=sys.stdout)
     server = start(args.dir, port=args.port, open_browser=not args.no_browser)
-    print(f"JupyterLab: {server.url}", file=sys.stdout)
-    print(f"  open {written[0].name} first; server log {server.log_path}\nPress Ctrl-C to stop.", file=sys.stdout, flush=True)
     status = 0
     try:
+        print(f"JupyterLab: {server.url}", file=sys.stdout)
+        print(f"  open {written[0].name} first; server log {server.log_path}\nPress Ctrl-C to stop.", file=sys.stdout, flush=True)
         code = server.process.wait()
         print(f"jupyter lab exited with status {code}:\n{server.log_tail()}", file=sys.stderr)
         status = 2
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM / SIGHUP (_procs.Terminated)
+        log.info("stopping jupyter lab: %s", _procs.describe(err))
     finally:
         server.stop()
     return status
