@@ -20,7 +20,6 @@ True
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from panda_analysis.bundle import LISTINGS
+from panda_analysis import _escape as escape
 from panda_analysis.findings import Finding, Severity, sort
 from panda_analysis.schema import STATE_FRAMES
 
@@ -164,9 +164,6 @@ def runbook_link(finding: Finding, base: str | None = None) -> str:
 
 # ------------------------------------------------------------------ text helpers
 
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
-
-
 def _when(ts: pd.Timestamp | None) -> str:
     return "?" if ts is None else ts.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -212,7 +209,12 @@ def _changes(found: Sequence[Finding]) -> str:
 
 
 class _Markup:
-    """One output language: how to write headings, code, links, lists and plain text."""
+    """One output language: how to write headings, code, links, lists and plain text.
+
+    Every piece of text from evidence goes through :meth:`text`, :meth:`code`, :meth:`prose`,
+    :meth:`block` or a table cell, which escape it with :mod:`panda_analysis._escape` (issue
+    #11): line breaks and markup anywhere in a string are neutralised, controls shown.
+    """
 
     def heading(self, level: int, text: str) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -238,46 +240,33 @@ class _Markup:
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def tag(self, word: str) -> str:
+        """``[WORD]`` as plain text (a link in Jira unless escaped; inert in Markdown without a definition)."""
+        return f"[{word}]"
+
     def prose(self, raw: str) -> str:
         """Summary text written by the rules: `code spans` become code, the rest is escaped."""
-        out, at = [], 0
-        for m in _CODE_SPAN.finditer(raw):
-            out.append(self.text(raw[at : m.start()]))
-            out.append(self.code(m.group(2)))
-            at = m.end()
-        out.append(self.text(raw[at:]))
-        return "".join(out)
+        return escape.prose(raw, plain=self.text, code=self.code)
 
 
 class _Markdown(_Markup):
     """GitHub / GitLab flavoured Markdown, escaped only where a character would act as markup
     (``prr > 0`` and ``job_id`` stay readable in the source)."""
 
-    _SPECIAL = re.compile(r"[\\*\[\]~]|<(?=[A-Za-z/!?])|&(?=#?\w+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|^[#>+-]")
-
     def heading(self, level: int, text: str) -> str:
         return f"{'#' * level} {text}"
 
     def text(self, raw: str) -> str:
-        return self._SPECIAL.sub(lambda m: "\\" + m.group(0), raw)
-
-    def cell(self, raw: str) -> str:
-        """Text inside a table cell (``|`` ends a cell)."""
-        return raw.replace("|", "\\|")
+        return escape.markdown(raw)
 
     def code(self, raw: str) -> str:
-        longest = max((len(m) for m in re.findall(r"`+", raw)), default=0)
-        ticks = "`" * (longest + 1)
-        pad = " " if raw.startswith("`") or raw.endswith("`") else ""
-        return f"{ticks}{pad}{raw}{pad}{ticks}"
+        return escape.markdown_code(raw)
 
     def block(self, lines: Sequence[str]) -> list[str]:
-        longest = max((len(m) for line in lines for m in re.findall(r"`{3,}", line)), default=2)
-        fence = "`" * max(3, longest + 1)
-        return [f"{fence}text", *lines, fence]
+        return escape.markdown_fence(lines)
 
     def link(self, label: str, url: str) -> str:
-        return f"[{self.text(label)}]({url.replace(' ', '%20').replace(')', '%29')})"
+        return f"[{self.text(label)}]({escape.href(url)})"
 
     def bold(self, raw: str) -> str:
         return f"**{raw}**"
@@ -286,37 +275,32 @@ class _Markdown(_Markup):
         return [f"{i}. {item}" for i, item in enumerate(items, start=1)]
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+        """A GFM table of rendered cells (``|`` in a cell escaped, so every row stays one row)."""
         out = [f"| {' | '.join(header)} |", f"|{'|'.join('---' for _ in header)}|"]
-        out += [f"| {' | '.join(self.cell(c) for c in row)} |" for row in rows]
+        out += [f"| {' | '.join(escape.markdown_cell(c) for c in row)} |" for row in rows]
         return out
 
 
 class _Jira(_Markup):
     """Jira wiki markup (Jira Server / Data Center, and Cloud's wiki renderer)."""
 
-    _SPECIAL = re.compile(r"[\\\[\]{}|!]|^#")
-    # *strong*, _emphasis_, -deleted-, +inserted+, ^super^, ~sub~ open and close only at a word edge
-    _EDGE = re.compile(r"(?<![A-Za-z0-9])[*_+^~-]|[*_+^~-](?![A-Za-z0-9])")
-    _CITE = re.compile(r"\?\?")
-    _EMOTICON = re.compile(r"\((?=(?:[ynix/!+?*-]|on|off|flag|flagoff|\*[rgby])\))|:(?=[()PD])|;(?=\))")
-
     def heading(self, level: int, text: str) -> str:
         return f"h{level}. {text}"
 
     def text(self, raw: str) -> str:
-        out = self._SPECIAL.sub(lambda m: "\\" + m.group(0), raw)
-        out = self._EDGE.sub(lambda m: "\\" + m.group(0), out)
-        out = self._EMOTICON.sub(lambda m: "\\" + m.group(0), out)
-        return self._CITE.sub("?\\?", out)
+        return escape.jira(raw)
 
     def code(self, raw: str) -> str:
-        return "{{" + self.text(raw) + "}}"
+        return escape.jira_code(raw)
 
     def block(self, lines: Sequence[str]) -> list[str]:
-        return ["{code}", *(line.replace("{code", "{ code") for line in lines), "{code}"]
+        return escape.jira_block(lines)
 
     def link(self, label: str, url: str) -> str:
-        return f"[{self.text(label)}|{url.replace('|', '%7C').replace(']', '%5D')}]"
+        return f"[{self.text(label)}|{escape.href(url)}]"
+
+    def tag(self, word: str) -> str:
+        return self.text(f"[{word}]")
 
     def bold(self, raw: str) -> str:
         return f"*{raw}*"
@@ -325,8 +309,9 @@ class _Jira(_Markup):
         return [f"# {item}" for item in items]
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+        """A Jira table of rendered cells (their ``|`` already escaped by :meth:`text` / :meth:`code`)."""
         out = ["||" + "||".join(header) + "||"]
-        out += ["|" + "|".join(cell or " " for cell in row) + "|" for row in rows]
+        out += ["|" + "|".join(escape.jira_cell(cell) for cell in row) + "|" for row in rows]
         return out
 
 
@@ -386,7 +371,7 @@ def _header(
 
 
 def _finding(m: _Markup, number: int, f: Finding, *, runbook_url: str | None) -> list[str]:
-    change = f" [{f.change.upper()}]" if f.change else ""
+    change = f" {m.tag(f.change.upper())}" if f.change else ""
     title = f"{number}. {f.severity.value.upper()} {m.code(str(f.code))} {m.text(f.title)}{change}"
     lines = ["", m.heading(4, title), "", m.prose(f.summary), ""]
     about = f"{m.text(f.component)}{' / ' + m.code(f.subject) if f.subject else ''}"
