@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -72,6 +73,11 @@ _COLUMNS: dict[str, Any] = {
 
 _CONFIGURED = re.compile(r"\bconfigured\b|\bcreating k8s job\b", re.I)
 _CREATED_POD = re.compile(r"Created pod:\s*(\S+)")
+_POD_PREFIX = "grpc-job-"
+_SUFFIX = re.compile(r"[a-z0-9]+")
+# pod events that date a stage (kubelet / scheduler reasons)
+_STAGE_OF_EVENT = {"Scheduled": "pod_scheduled", "Pulled": "image_pulled", "Started": "container_started"}
+_POD_EVENTS = tuple(_STAGE_OF_EVENT)
 _COMPONENT = "grpc-job"
 _DEFAULT_NAMESPACE = "panda"
 
@@ -99,10 +105,16 @@ def _job_key(job_id: str) -> tuple[tuple[int, Any], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[-_.]", job_id))
 
 
-def _pattern_match(job_id: str, pod: str) -> bool:
-    """``grpc-job-<job_id>-<suffix>`` with a one-word suffix (``grpc-job-19-5-cj8hc``)."""
-    prefix = f"grpc-job-{job_id}-"
-    return pod.startswith(prefix) and re.fullmatch(r"[a-z0-9]+", pod[len(prefix) :]) is not None
+def _pattern_job(pod: str) -> str | None:
+    """The job id in a pod name ``grpc-job-<job_id>-<suffix>`` (one-word suffix), else None.
+
+    ``grpc-job-19-5-cj8hc`` → ``19-5``. The suffix has no ``-``, so the id is everything
+    between the prefix and the last ``-``: one id per name, found without trying every job.
+    """
+    if not pod.startswith(_POD_PREFIX):
+        return None
+    job_id, dash, suffix = pod[len(_POD_PREFIX) :].rpartition("-")
+    return job_id if dash and _SUFFIX.fullmatch(suffix) else None
 
 
 def _labels(value: Any) -> dict[str, Any]:
@@ -164,89 +176,296 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return df.to_dict("records") if len(df) else []
 
 
-# --------------------------------------------------------------------------- the stage table
+def _timed(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with a time, in time order (ties keep their order): evidence without a time dates nothing."""
+    return sorted((r for r in rows if not _null(r.get("ts"))), key=lambda r: r["ts"])
 
 
-def _job_ids(frames: Frames) -> list[str]:
-    focus = frames.focus
-    configure = focus[focus["job_id"].notna() & focus["message"].fillna("").str.contains(_CONFIGURED)]
+def _text_col(df: pd.DataFrame, column: str) -> pd.Series:
+    return df[column].astype("string")
+
+
+def _is(df: pd.DataFrame, column: str, value: str) -> pd.Series:
+    """``df[column] == value`` as plain booleans (a null is not equal)."""
+    return (_text_col(df, column) == value).fillna(False).astype(bool)
+
+
+# A row list keyed by job id, pod or object name; rows keep their frame position so that
+# the rows of several keys (a job's pods, a job's names) can be merged back in frame order.
+_Positioned = list[tuple[int, dict[str, Any]]]
+
+
+def _grouped(df: pd.DataFrame, column: str) -> dict[str, _Positioned]:
+    """Rows of ``df`` under their (non-null) ``column`` value, in frame order."""
+    out: dict[str, _Positioned] = {}
+    if not len(df):
+        return out
+    for pos, (key, row) in enumerate(zip(_text_col(df, column), _records(df), strict=True)):
+        if not _null(key):
+            out.setdefault(str(key), []).append((pos, row))
+    return out
+
+
+def _merged(index: Mapping[str, _Positioned], keys: Iterable[str]) -> list[dict[str, Any]]:
+    """The rows of every key, each once, in frame order."""
+    hits = {pos: row for key in keys for pos, row in index.get(key, ())}
+    return [hits[pos] for pos in sorted(hits)]
+
+
+# --------------------------------------------------------------------------- select
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """Every row the stage table and the rule read, cut once into per-job and per-pod lists.
+
+    Built by :func:`_select` with one pass (or one vectorised mask) per frame; each job is
+    then judged on its own few rows (issue #11: a whole-frame filter per job took minutes
+    for 2,000 job pods).
+    """
+
+    job_ids: list[str]
+    job_names: dict[str, set[str]]  # job id → Job names (and grpc-job-<id>)
+    configure_lines: dict[str, list[dict[str, Any]]]  # Focus "Job <id> configured" lines
+    polls: dict[str, list[dict[str, Any]]]  # GET /metadata/<id> polls, frame order
+    jobs: dict[str, list[dict[str, Any]]]  # Kubernetes Jobs
+    pods: dict[str, dict[str, str]]  # job id → {pod: label / name / pattern}
+    pod_rows: dict[str, _Positioned]  # pods frame by pod name
+    created_events: dict[str, _Positioned]  # Job SuccessfulCreate "Created pod: X" by Job name
+    pod_events: dict[str, _Positioned]  # Scheduled / Pulled / Started by pod
+    warning_events: dict[str, _Positioned]  # Warning events by object name
+    event_namespace: dict[str, Any]  # object name → namespace of its first event
+    restarts: dict[str, _Positioned]  # app container statuses by pod
+    first_queue: dict[str, dict[str, Any]]  # job id → first snapshot of grpc-job-<id>
+    first_attached: dict[str, dict[str, Any]]  # ... and the first with a consumer
+    first_consumer: dict[str, dict[str, Any]]  # job id → first /api/consumers row on its queue
+    analyzer: dict[tuple[str, str], list[dict[str, Any]]]  # (event, job id) → analyzer lines
+    analyzer_jobs: set[str]  # job ids with any analyzer line
+    access_ready: dict[str, list[dict[str, Any]]]  # Focus access 2xx GET /metadata/{job_id}
+    snapshot_start: pd.Timestamp | None
+
+
+def _select(frames: Frames) -> _Selection:
+    # positions, not index labels, line rows up below (a hand-built frame may repeat labels)
+    focus, jobs_df, pods_df, events, restarts, queues, consumers, analyzer, polls = (
+        getattr(frames, name).reset_index(drop=True)
+        for name in ("focus", "jobs", "pods", "events", "restarts", "queues", "consumers", "analyzer", "job_metadata")
+    )
+    message = _text_col(focus, "message").fillna("")
+    configure = focus[focus["job_id"].notna() & message.str.contains(_CONFIGURED).astype(bool)]
+    access = focus[
+        _is(focus, "kind", "access")
+        & focus["job_id"].notna()
+        & _text_col(focus, "route").fillna("").str.endswith("/metadata/{job_id}").astype(bool)
+        & focus["status"].between(200, 299).fillna(False).astype(bool)
+    ]
     ids: set[str] = set()
     for series in (
         configure["job_id"],
-        frames.jobs["job_id"],
-        frames.pods["job_id"],
-        frames.queues["job_id"],
-        frames.job_metadata["job_id"],
-        frames.analyzer["job_id"],
+        jobs_df["job_id"],
+        pods_df["job_id"],
+        queues["job_id"],
+        polls["job_id"],
+        analyzer["job_id"],
     ):
         ids.update(str(v) for v in series.dropna().unique())
-    return sorted(ids, key=_job_key)
+    ids.discard("")  # an empty id names no job (and would match every pod without a job_id label)
+    job_ids = sorted(ids, key=_job_key)
+
+    jobs = _grouped(jobs_df, "job_id")
+    job_names = {job: {f"grpc-job-{job}"} for job in job_ids}
+    for job, rows in jobs.items():
+        job_names[job] |= {str(r["job_name"]) for _, r in rows if not _null(r.get("job_name"))}
+    jobs_named: dict[str, set[str]] = {}
+    for job, names in job_names.items():
+        for name in names:
+            jobs_named.setdefault(name, set()).add(job)
+
+    kind = _text_col(events, "object_kind")
+    created = _text_col(events, "message").str.extract(_CREATED_POD, expand=False).astype("string")
+    is_created = (kind == "Job").fillna(False).astype(bool) & created.notna()
+    job_events = events[is_created].assign(_pod=created[is_created])
+    pod_events = events[(kind == "Pod").fillna(False).astype(bool) & _text_col(events, "reason").isin(_POD_EVENTS)]
+    app_restarts = restarts[~restarts["is_init"].fillna(False).astype(bool)]
+
+    pods = _match_pods(
+        pods_df,
+        set(job_ids),
+        jobs_named,
+        created=list(zip(_text_col(job_events, "object_name"), job_events["_pod"], strict=True)),
+        seen=pd.concat([_text_col(events, "pod"), _text_col(restarts, "pod")]).dropna().unique(),
+    )
+    created_events = _grouped(job_events[_is(job_events, "reason", "SuccessfulCreate")], "object_name")
+
+    in_time = queues.sort_values("ts", kind="stable")
+    per_job = in_time[in_time["job_id"].notna()]
+    first_queue = _first_by(per_job, "job_id")
+    first_attached = _first_by(per_job[(per_job["consumer_count"].fillna(0) >= 1).to_numpy(dtype=bool)], "job_id")
+
+    lines = analyzer[_text_col(analyzer, "event").isin(["queue_declared", "consumer_started"])]
+    by_event: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for event in ("queue_declared", "consumer_started"):
+        mine = lines[_is(lines, "event", event)]
+        index = _by_job_or_queue(mine)
+        for job in job_ids:
+            hits = _merged(index, (f"job:{job}", f"queue:grpc-job-{job}"))
+            if hits:
+                by_event[(event, job)] = hits
+
+    return _Selection(
+        job_ids=job_ids,
+        job_names=job_names,
+        configure_lines=_rows_of(_grouped(configure, "job_id")),
+        polls=_rows_of(_grouped(polls, "job_id")),
+        jobs=_rows_of(jobs),
+        pods=pods,
+        pod_rows=_grouped(pods_df, "pod"),
+        created_events=created_events,
+        pod_events=_grouped(pod_events, "object_name"),
+        warning_events=_grouped(events[_is(events, "type", "Warning")], "object_name"),
+        event_namespace={name: r.get("namespace") for name, r in _first_by(events, "object_name").items()},
+        restarts=_grouped(app_restarts, "pod"),
+        first_queue=first_queue,
+        first_attached=first_attached,
+        first_consumer=_first_consumers(consumers),
+        analyzer=by_event,
+        analyzer_jobs={str(v) for v in analyzer["job_id"].dropna().unique()},
+        access_ready=_rows_of(_grouped(access, "job_id")),
+        snapshot_start=_snapshot_start(frames),
+    )
 
 
-def _job_names(frames: Frames, job_id: str) -> set[str]:
-    jobs = frames.jobs
-    names = {str(n) for n in jobs.loc[jobs["job_id"] == job_id, "job_name"].dropna()}
-    return names | {f"grpc-job-{job_id}"}
+def _rows_of(index: Mapping[str, _Positioned]) -> dict[str, list[dict[str, Any]]]:
+    return {key: [row for _, row in rows] for key, rows in index.items()}
 
 
-def _match_pods(frames: Frames, job_id: str, job_names: set[str]) -> dict[str, str]:
-    """Pods of a job → how they matched: ``label`` (``job_id``), ``name`` (Job name), ``pattern``."""
-    matched: dict[str, str] = {}
-    for row in _records(frames.pods):
-        pod = _str(row.get("pod"))
-        if pod is None:
-            continue
-        if str(_labels(row.get("labels")).get("job_id", "")) == job_id:
-            matched[pod] = "label"
-        elif _str(row.get("job_name")) in job_names or (
-            _str(row.get("owner_kind")) == "Job" and _str(row.get("owner_name")) in job_names
-        ):
-            matched[pod] = "name"
-        elif _pattern_match(job_id, pod):
-            matched[pod] = "pattern"
+def _first_by(df: pd.DataFrame, column: str) -> dict[str, dict[str, Any]]:
+    """The first row of ``df`` (already in the wanted order) per non-null ``column`` value."""
+    keys = _text_col(df, column)
+    first = df[(keys.notna() & ~keys.duplicated()).to_numpy(dtype=bool)]
+    return dict(zip(_text_col(first, column).astype(str), _records(first), strict=True))
+
+
+def _by_job_or_queue(df: pd.DataFrame) -> dict[str, _Positioned]:
+    """Rows under ``job:<job_id>`` and ``queue:<queue>`` (a row may name a job either way)."""
+    out: dict[str, _Positioned] = {}
+    if not len(df):
+        return out
+    rows = zip(_text_col(df, "job_id"), _text_col(df, "queue"), _records(df), strict=True)
+    for pos, (job, queue, row) in enumerate(rows):
+        if not _null(job):
+            out.setdefault(f"job:{job}", []).append((pos, row))
+        if not _null(queue):
+            out.setdefault(f"queue:{queue}", []).append((pos, row))
+    return out
+
+
+def _first_consumers(consumers: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Job id → the earliest consumer row with that ``job_id`` or on queue ``grpc-job-<id>``."""
+    if not len(consumers):
+        return {}
+    queue = _text_col(consumers, "queue")
+    by_queue = queue.str.slice(len(_POD_PREFIX)).where(queue.str.startswith(_POD_PREFIX).fillna(False).astype(bool))
+    consumers = consumers.reset_index(drop=True)
+    pos = pd.Series(range(len(consumers)))
+    keyed = pd.concat(
+        [
+            pd.DataFrame({"key": _text_col(consumers, "job_id"), "pos": pos, "ts": consumers["ts"]}),
+            pd.DataFrame({"key": by_queue.reset_index(drop=True), "pos": pos, "ts": consumers["ts"]}),
+        ],
+        ignore_index=True,
+    )
+    keyed = keyed[keyed["key"].notna()].drop_duplicates(["key", "pos"])
+    # earliest first, ties (and rows without a time, last) in frame order: a stable sort by ts
+    first = keyed.sort_values(["ts", "pos"], kind="stable").drop_duplicates("key")
+    records = _records(consumers)
+    return {str(k): records[int(p)] for k, p in zip(first["key"], first["pos"], strict=True)}
+
+
+def _match_pods(
+    pods: pd.DataFrame,
+    job_ids: set[str],
+    jobs_named: Mapping[str, set[str]],
+    *,
+    created: list[tuple[Any, Any]],
+    seen: Iterable[Any],
+) -> dict[str, dict[str, str]]:
+    """Pods of each job → how they matched: ``label`` (``job_id``), ``name`` (Job name), ``pattern``.
+
+    A pod row belongs to the job of its ``job_id`` label, to the jobs whose Job name it
+    carries (``job-name`` label or owner reference) and to the job its name spells; the
+    strongest way wins per job, a later row of the same pod overrides an earlier one.
+    ``created`` are the (Job name, pod) pairs of the Jobs' ``Created pod`` events, ``seen``
+    the pod names of events and container statuses.
+    """
+    matched: dict[str, dict[str, str]] = {job: {} for job in job_ids}
+    if len(pods):
+        rows = zip(
+            _text_col(pods, "pod"),
+            pods["labels"],
+            _text_col(pods, "job_name"),
+            _text_col(pods, "owner_kind"),
+            _text_col(pods, "owner_name"),
+            strict=True,
+        )
+        for pod, labels, job_name, owner_kind, owner_name in rows:
+            if _null(pod):
+                continue
+            label = str(_labels(labels).get("job_id", "")) if "job_id" in str(labels) else ""
+            by_name = set(jobs_named.get(str(job_name), ())) if not _null(job_name) else set()
+            if not _null(owner_kind) and owner_kind == "Job" and not _null(owner_name):
+                by_name |= jobs_named.get(str(owner_name), set())
+            spelled = _pattern_job(str(pod)) or ""
+            for job in {label, spelled, *by_name} & job_ids:
+                if job == label:
+                    matched[job][str(pod)] = "label"
+                elif job in by_name:
+                    matched[job][str(pod)] = "name"
+                else:
+                    matched[job][str(pod)] = "pattern"
     # the Job controller names its pods in events: "Created pod: grpc-job-19-5-cj8hc"
-    events = frames.events
-    for row in _records(events[(events["object_kind"] == "Job") & events["object_name"].isin(job_names)]):
-        m = _CREATED_POD.search(str(row.get("message") or ""))
-        if m and m.group(1) not in matched:
-            matched[m.group(1)] = "name"
+    for job_name, pod in created:
+        for job in jobs_named.get(str(job_name), ()):
+            matched[job].setdefault(str(pod), "name")
     # pods known only from events or container status (deleted since): the name pattern
-    for pod in pd.concat([events["pod"].astype("string"), frames.restarts["pod"].astype("string")]).dropna().unique():
-        if str(pod) not in matched and _pattern_match(job_id, str(pod)):
-            matched[str(pod)] = "pattern"
+    for pod in seen:
+        from_name = _pattern_job(str(pod))
+        if from_name is not None and from_name in job_ids:
+            matched[from_name].setdefault(str(pod), "pattern")
     return matched
 
 
-def _configure(frames: Frames, job_id: str) -> list[dict[str, Any]]:
-    focus = frames.focus
-    lines = focus[(focus["job_id"] == job_id) & focus["message"].fillna("").str.contains(_CONFIGURED)]
-    out = [_candidate(job_id, "configure", r, text=str(r["message"])) for r in _records(lines)]
-    if out:
-        return out
-    polls = frames.job_metadata[frames.job_metadata["job_id"] == job_id]
-    if len(polls):
-        first = polls.sort_values("ts", kind="stable").iloc[0].to_dict()
-        if pd.isna(first["status"]) and pd.isna(first.get("error")):  # the consumer probe's own POST record
+# --------------------------------------------------------------------------- the stage table
+
+
+def _configure(sel: _Selection, job_id: str) -> list[dict[str, Any]]:
+    lines = [r for r in sel.configure_lines.get(job_id, ()) if not _null(r.get("ts"))]
+    if lines:
+        return [_candidate(job_id, "configure", r, text=str(r["message"])) for r in lines]
+    polls = _timed(sel.polls.get(job_id, ()))
+    if polls:
+        first = polls[0]
+        if _null(first.get("status")) and _null(first.get("error")):  # the consumer probe's own POST record
             text = f"POST /configure for job {job_id} sent by the consumer probe (its first line for the job)"
         else:
-            status = "no answer" if pd.isna(first["status"]) else first["status"]
+            status = "no answer" if _null(first.get("status")) else first["status"]
             text = f"first GET /metadata/{job_id} poll ({status}); no configure line, first poll taken as configure"
         return [_candidate(job_id, "configure", first, text=text)]
-    jobs = frames.jobs[frames.jobs["job_id"] == job_id]
-    if len(jobs):
-        first = jobs.sort_values("ts", kind="stable").iloc[0].to_dict()
+    jobs = _timed(sel.jobs.get(job_id, ()))
+    if jobs:
+        first = jobs[0]
         text = f"Job {first['job_name']} created; no configure line or metadata poll, Job creation taken as configure"
         return [_candidate(job_id, "configure", first, text=text)]
     return []
 
 
-def _k8s(frames: Frames, job_id: str, job_names: set[str], pods: dict[str, str]) -> list[dict[str, Any]]:
+def _k8s(sel: _Selection, job_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    jobs = frames.jobs
-    for r in _records(jobs[jobs["job_id"] == job_id]):
+    pods = sel.pods.get(job_id, {})
+    for r in sel.jobs.get(job_id, ()):
         counts = ", ".join(f"{k} {0 if _null(r.get(k)) else int(r[k])}" for k in ("active", "succeeded", "failed"))
         out.append(_candidate(job_id, "job_created", r, text=f"Job {r['job_name']} created ({counts})"))
-    for r in _records(frames.pods[frames.pods["pod"].astype("string").isin(list(pods))]):
+    for r in _merged(sel.pod_rows, pods):
         pod = str(r["pod"])
         how = pods[pod]
         out.append(
@@ -266,33 +485,25 @@ def _k8s(frames: Frames, job_id: str, job_names: set[str], pods: dict[str, str])
                     text=f"pod {pod} PodScheduled condition True",
                 )
             )
-    events = frames.events
-    for r in _records(events[(events["object_kind"] == "Job") & events["object_name"].isin(job_names)]):
-        m = _CREATED_POD.search(str(r.get("message") or ""))
-        if str(r.get("reason")) == "SuccessfulCreate" and m:
-            pod = m.group(1)
-            out.append(
-                _candidate(
-                    job_id,
-                    "pod_created",
-                    r,
-                    text=f"Job {r['object_name']}: {r['message']}",
-                    matched_by=pods.get(pod, "name"),
-                    pod=pod,
-                    priority=1,
-                )
+    for r in _merged(sel.created_events, sel.job_names.get(job_id, ())):
+        pod = str(r["_pod"])
+        out.append(
+            _candidate(
+                job_id,
+                "pod_created",
+                r,
+                text=f"Job {r['object_name']}: {r['message']}",
+                matched_by=pods.get(pod, "name"),
+                pod=pod,
+                priority=1,
             )
-    pod_events = events[events["object_name"].astype("string").isin(list(pods)) & (events["object_kind"] == "Pod")]
-    stage_of = {"Scheduled": "pod_scheduled", "Pulled": "image_pulled", "Started": "container_started"}
-    for r in _records(pod_events):
-        stage = stage_of.get(str(r.get("reason")))
-        if stage is None:
-            continue
+        )
+    for r in _merged(sel.pod_events, pods):
         pod = str(r["object_name"])
         out.append(
             _candidate(
                 job_id,
-                stage,
+                _STAGE_OF_EVENT[str(r["reason"])],
                 r,
                 text=f"{r['reason']} pod/{pod}: {r['message']}",
                 matched_by=pods[pod],
@@ -300,9 +511,7 @@ def _k8s(frames: Frames, job_id: str, job_names: set[str], pods: dict[str, str])
                 priority=1,
             )
         )
-    restarts = frames.restarts
-    mine = restarts[restarts["pod"].astype("string").isin(list(pods)) & ~restarts["is_init"].fillna(False).astype(bool)]
-    for r in _records(mine):
+    for r in _merged(sel.restarts, pods):
         pod = str(r["pod"])
         for column in ("started_at", "last_started_at"):
             if not _null(r.get(column)):
@@ -322,16 +531,15 @@ def _k8s(frames: Frames, job_id: str, job_names: set[str], pods: dict[str, str])
     return out
 
 
-def _rabbit(frames: Frames, job_id: str, start: pd.Timestamp | None) -> list[dict[str, Any]]:
+def _rabbit(sel: _Selection, job_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    queue = f"grpc-job-{job_id}"
+    start = sel.snapshot_start
 
     def bound(ts: Any) -> bool:
         return start is not None and not _null(ts) and ts <= start
 
-    queues = frames.queues[frames.queues["job_id"] == job_id].sort_values("ts", kind="stable")
-    if len(queues):
-        r = queues.iloc[0].to_dict()
+    r = sel.first_queue.get(job_id)
+    if r is not None:
         out.append(
             _candidate(
                 job_id,
@@ -342,9 +550,8 @@ def _rabbit(frames: Frames, job_id: str, start: pd.Timestamp | None) -> list[dic
                 text=f"snapshot: queue {r['queue']} exists ({r['consumer_count']} consumers)",
             )
         )
-    attached = queues[queues["consumer_count"].fillna(0) >= 1]
-    if len(attached):
-        r = attached.iloc[0].to_dict()
+    r = sel.first_attached.get(job_id)
+    if r is not None:
         out.append(
             _candidate(
                 job_id,
@@ -355,10 +562,8 @@ def _rabbit(frames: Frames, job_id: str, start: pd.Timestamp | None) -> list[dic
                 text=f"snapshot: queue {r['queue']} has {r['consumer_count']} consumer(s)",
             )
         )
-    consumers = frames.consumers
-    mine = consumers[(consumers["job_id"] == job_id) | (consumers["queue"].astype("string") == queue)]
-    if len(mine):
-        r = mine.sort_values("ts", kind="stable").iloc[0].to_dict()
+    r = sel.first_consumer.get(job_id)
+    if r is not None:
         out.append(
             _candidate(
                 job_id,
@@ -369,33 +574,33 @@ def _rabbit(frames: Frames, job_id: str, start: pd.Timestamp | None) -> list[dic
                 text=f"snapshot: consumer {r['consumer_tag']} on {r['queue']} from {r['connection']}",
             )
         )
-    analyzer = frames.analyzer
     for event, stage in (("queue_declared", "queue_declared"), ("consumer_started", "consumer_attached")):
-        rows = analyzer[(analyzer["event"] == event) & ((analyzer["job_id"] == job_id) | (analyzer["queue"] == queue))]
-        out.extend(_candidate(job_id, stage, r, text=str(r["message"]), pod=_str(r.get("pod"))) for r in _records(rows))
+        out.extend(
+            _candidate(job_id, stage, r, text=str(r["message"]), pod=_str(r.get("pod")))
+            for r in sel.analyzer.get((event, job_id), ())
+        )
     return out
 
 
-def _metadata(frames: Frames, job_id: str) -> list[dict[str, Any]]:
-    polls = frames.job_metadata
-    ok = polls[(polls["job_id"] == job_id) & polls["status"].between(200, 299)]
+def _metadata(sel: _Selection, job_id: str) -> list[dict[str, Any]]:
+    polls = sel.polls.get(job_id, [])
+    ok = [r for r in polls if not _null(r.get("status")) and 200 <= int(r["status"]) <= 299]
     out = [
         _candidate(
-            job_id, "metadata_ready", r, text=f"GET /metadata/{job_id} → {r['status']} {r['body'] or ''}".strip()
+            job_id,
+            "metadata_ready",
+            r,
+            text=f"GET /metadata/{job_id} → {r['status']} {_str(r.get('body')) or ''}".strip(),
         )
-        for r in _records(ok)
+        for r in ok
     ]
-    if (polls["job_id"] == job_id).any():
+    if polls:
         return out
     # no client-side polls for this job: the Focus access log's 2xx answer is the evidence
-    focus = frames.focus
-    access = focus[
-        (focus["kind"] == "access")
-        & (focus["job_id"] == job_id)
-        & (focus["route"].astype("string").fillna("").str.endswith("/metadata/{job_id}"))
-        & focus["status"].between(200, 299)
-    ]
-    out.extend(_candidate(job_id, "metadata_ready", r, text=str(r["message"]), priority=1) for r in _records(access))
+    out.extend(
+        _candidate(job_id, "metadata_ready", r, text=str(r["message"]), priority=1)
+        for r in sel.access_ready.get(job_id, ())
+    )
     return out
 
 
@@ -418,6 +623,35 @@ def _conform(df: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = values.astype(dtype)
     return out
+
+
+def _stage_table(sel: _Selection, job_id: str | None = None) -> pd.DataFrame:
+    candidates: list[dict[str, Any]] = []
+    for job in sel.job_ids:
+        candidates += _configure(sel, job)
+        candidates += _k8s(sel, job)
+        candidates += _rabbit(sel, job)
+        candidates += _metadata(sel, job)
+    if not candidates:
+        return _empty_stages()
+    df = pd.DataFrame(candidates)
+    df["ts"] = pd.to_datetime(df["ts"], utc=True).dt.as_unit("ns")
+    df = df[df["ts"].notna()]
+    # earliest evidence per stage; on a tie, exact before upper bound, then source priority
+    df = df.sort_values(["ts", "is_upper_bound", "priority"], kind="stable")
+    df = df.drop_duplicates(["job_id", "stage"], keep="first")
+    # a dict, not a Series, as the mapping: Series.map casts an empty Series mapper to float64,
+    # which fails for datetimes (issue #11: no job with a configure in the window)
+    conf = df[df["stage"] == "configure"]
+    configured = dict(zip(conf["job_id"], conf["ts"], strict=True))
+    origin = pd.Series([configured.get(j, pd.NaT) for j in df["job_id"]], index=df.index, dtype=UTC_NS)
+    df["since_configure_s"] = (df["ts"] - origin).dt.total_seconds()
+    df["job_key"] = df["job_id"].map(_job_key)
+    df["stage_no"] = df["stage"].map(STAGES.index)
+    df = df.sort_values(["job_key", "stage_no"], kind="stable")
+    if job_id:
+        df = df[df["job_id"].astype("string").str.contains(str(job_id), regex=False, na=False).astype(bool)]
+    return _conform(df)
 
 
 def consumer_stages(frames: Frames, *, job_id: str | None = None) -> pd.DataFrame:
@@ -483,127 +717,10 @@ def consumer_stages(frames: Frames, *, job_id: str | None = None) -> pd.DataFram
     consumer_attached             40.982       <NA>
        metadata_ready             41.087       <NA>
     """
-    candidates: list[dict[str, Any]] = []
-    start = _snapshot_start(frames)
-    for job in _job_ids(frames):
-        names = _job_names(frames, job)
-        pods = _match_pods(frames, job, names)
-        candidates += _configure(frames, job)
-        candidates += _k8s(frames, job, names, pods)
-        candidates += _rabbit(frames, job, start)
-        candidates += _metadata(frames, job)
-    if not candidates:
-        return _empty_stages()
-    df = pd.DataFrame(candidates)
-    df["ts"] = pd.to_datetime(df["ts"], utc=True).dt.as_unit("ns")
-    df = df[df["ts"].notna()]
-    # earliest evidence per stage; on a tie, exact before upper bound, then source priority
-    df = df.sort_values(["ts", "is_upper_bound", "priority"], kind="stable")
-    df = df.drop_duplicates(["job_id", "stage"], keep="first")
-    configure = df[df["stage"] == "configure"].set_index("job_id")["ts"]
-    df["since_configure_s"] = (df["ts"] - df["job_id"].map(configure)).dt.total_seconds()
-    df["job_key"] = df["job_id"].map(_job_key)
-    df["stage_no"] = df["stage"].map(STAGES.index)
-    df = df.sort_values(["job_key", "stage_no"], kind="stable")
-    if job_id:
-        df = df[df["job_id"].astype("string").str.contains(str(job_id), regex=False, na=False).astype(bool)]
-    return _conform(df)
+    return _stage_table(_select(frames), job_id)
 
 
 # --------------------------------------------------------------------------- the rule
-
-
-def _quote(row: Mapping[str, Any]) -> Evidence:
-    return Evidence.from_row(dict(row), text=str(row.get("text") or ""))
-
-
-def _steps(rows: pd.DataFrame) -> list[tuple[str, str, float]]:
-    """(from stage, to stage, seconds) between consecutive exactly-timed stages."""
-    exact = rows[~rows["is_upper_bound"].fillna(False).astype(bool)]
-    out = []
-    previous: tuple[str, pd.Timestamp] | None = None
-    for r in _records(exact):
-        if previous is not None:
-            out.append((previous[0], str(r["stage"]), max((r["ts"] - previous[1]).total_seconds(), 0.0)))
-        if previous is None or r["ts"] >= previous[1]:
-            previous = (str(r["stage"]), r["ts"])
-    return out
-
-
-def _namespace(frames: Frames, pods: Iterable[str], job_id: str) -> str:
-    for df, column in ((frames.pods, "pod"), (frames.events, "object_name")):
-        rows = df[df[column].astype("string").isin(list(pods))]
-        if len(rows) and not _null(rows["namespace"].iloc[0]):
-            return str(rows["namespace"].iloc[0])
-    jobs = frames.jobs[frames.jobs["job_id"] == job_id]
-    if len(jobs) and not _null(jobs["namespace"].iloc[0]):
-        return str(jobs["namespace"].iloc[0])
-    focus = frames.focus["namespace"].dropna()
-    return str(focus.iloc[0]) if len(focus) else _DEFAULT_NAMESPACE
-
-
-def _rabbit_pod(frames: Frames) -> tuple[str, str]:
-    pods = frames.pods
-    rabbit = pods[
-        pods["pod"].astype("string").str.startswith("rabbitmq")
-        | pods["app"].astype("string").fillna("").str.contains("rabbitmq")
-    ]
-    if len(rabbit):
-        return str(rabbit["namespace"].iloc[0]), str(rabbit["pod"].iloc[0])
-    log = frames.rabbitmq_log.dropna(subset=["pod"])
-    if len(log):
-        return str(log["namespace"].iloc[0]), str(log["pod"].iloc[0])
-    return _DEFAULT_NAMESPACE, "rabbitmq-panda-0"
-
-
-def _focus_url(frames: Frames, namespace: str) -> str:
-    services = frames.services
-    focus = services[services["service"].astype("string").str.contains("focus", na=False)]
-    if len(focus):
-        row = focus.iloc[0]
-        port = re.search(r":(\d+)/", str(row["ports"] or ""))
-        return f"http://{row['service']}.{row['namespace']}:{port.group(1) if port else 80}"
-    return f"http://panda-focus-server.{namespace}:5000"
-
-
-def _container(frames: Frames, pod: str | None) -> str | None:
-    if pod is None:
-        return None
-    rows = frames.restarts[
-        (frames.restarts["pod"].astype("string") == pod) & ~frames.restarts["is_init"].fillna(False).astype(bool)
-    ]
-    return str(rows["container"].iloc[0]) if len(rows) else None
-
-
-def _fmt_s(seconds: float) -> str:
-    return f"{seconds:.1f} s"
-
-
-def _fmt_limit(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
-def _stage_evidence(rows: pd.DataFrame, stages: Iterable[str]) -> tuple[Evidence, ...]:
-    out: list[Evidence] = []
-    seen: set[str] = set()
-    for stage in stages:
-        hit = rows[rows["stage"] == stage]
-        if len(hit) and stage not in seen:
-            seen.add(stage)
-            out.append(_quote(hit.iloc[0].to_dict()))
-    return tuple(out[:5])
-
-
-def _warning_events(frames: Frames, names: Iterable[str]) -> pd.DataFrame:
-    events = frames.events
-    return events[(events["type"] == "Warning") & events["object_name"].astype("string").isin(list(names))]
-
-
-def _event_quotes(df: pd.DataFrame, limit: int) -> list[Evidence]:
-    return [
-        Evidence.from_row(r, text=f"{r['type']} {r['reason']} {r['object_kind']}/{r['object_name']}: {r['message']}")
-        for r in _records(df.sort_values("ts", kind="stable").head(limit))
-    ]
 
 
 def consumer(
@@ -673,208 +790,406 @@ def consumer(
     if unknown:
         msg = f"stage_thresholds has unknown stages {unknown}; stages are {list(STAGES)}"
         raise ValueError(msg)
-    stages = consumer_stages(frames)
+    sel = _select(frames)
+    stages = _stage_table(sel)
     if stages.empty:
         return []
-    end = _evidence_end(frames)
-    has_k8s = bool(len(frames.pods) or len(frames.events) or len(frames.jobs))
+    context = _context(frames)
+    thresholds = _Thresholds(pod_within_s=pod_within_s, consumer_within_s=consumer_within_s, steps=limits)
     out: list[Finding] = []
-    for job_id, rows in stages.groupby("job_id", sort=False, observed=True):
-        job = str(job_id)
-        rows = rows.reset_index(drop=True)
-        by_stage = {str(r["stage"]): r for r in _records(rows)}
-        conf = by_stage.get("configure")
-        if conf is None:
-            continue
-        finding = _judge(
-            frames,
-            job,
-            rows,
-            by_stage,
-            end=end,
-            has_k8s=has_k8s,
-            pod_within_s=pod_within_s,
-            consumer_within_s=consumer_within_s,
-            limits=limits,
-        )
-        if finding is not None:
-            out.append(finding)
+    for job in _jobs(sel, stages):
+        verdict = _verdict(job, context, thresholds)
+        if verdict is not None:
+            out.append(_narrate(verdict, sel, context))
     return out
 
 
-def _judge(
-    frames: Frames,
-    job: str,
-    rows: pd.DataFrame,
-    by_stage: dict[str, dict[str, Any]],
-    *,
-    end: pd.Timestamp | None,
-    has_k8s: bool,
-    pod_within_s: float,
-    consumer_within_s: float,
-    limits: dict[str, float],
-) -> Finding | None:
-    conf = by_stage["configure"]
-    configured_at: pd.Timestamp = conf["ts"]
-    seen_s = (end - configured_at).total_seconds() if end is not None else 0.0
-    names = _job_names(frames, job)
-    jobs = frames.jobs[frames.jobs["job_id"] == job]
-    job_name = str(jobs["job_name"].iloc[0]) if len(jobs) else f"grpc-job-{job}"
-    pod_rows = rows[rows["pod"].notna()]
-    pod = str(pod_rows["pod"].iloc[0]) if len(pod_rows) else None
-    namespace = _namespace(frames, [pod] if pod else [], job)
-    ready = by_stage.get("metadata_ready") or by_stage.get("consumer_attached")
-    pod_stage = next((by_stage[s] for s in _POD_STAGES if s in by_stage), None)
-    job_has_pods = bool(len(jobs) and (jobs[["active", "succeeded", "failed"]].fillna(0).to_numpy().sum() > 0))
-    ran = any(s in by_stage for s in _RUN_STAGES) or bool(len(frames.analyzer[frames.analyzer["job_id"] == job]))
-    common = {"component": _COMPONENT, "subject": job, "first_seen": configured_at}
+# --------------------------------------------------------------------------- the rule: select
 
-    if pod_stage is None and not job_has_pods and not ran:
-        if not has_k8s or seen_s < pod_within_s:
+
+@dataclass(frozen=True, slots=True)
+class _Thresholds:
+    pod_within_s: float
+    consumer_within_s: float
+    steps: Mapping[str, float]  # stage → longest acceptable step into it
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """Facts of the bundle as a whole, looked up once per run."""
+
+    end: pd.Timestamp | None  # the newest time the evidence speaks for
+    has_k8s: bool  # any pod, event or Job at all
+    focus_namespace: str | None
+    focus_pod: str | None
+    focus_url: str | None  # from the Focus service; None: the default for the namespace
+    rabbit: tuple[str, str]  # namespace, pod
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One job's stage rows (stage order) and the facts about it the verdict needs."""
+
+    job_id: str
+    rows: list[dict[str, Any]]
+    by_stage: dict[str, dict[str, Any]]
+    job_name: str
+    job_exists: bool
+    job_has_pods: bool  # the Job reports an active / succeeded / failed pod
+    analyzer_lines: bool  # the job's container wrote analyzer lines
+
+    @property
+    def configured_at(self) -> pd.Timestamp:
+        return self.by_stage["configure"]["ts"]
+
+    @property
+    def pod(self) -> str | None:
+        return next((str(r["pod"]) for r in self.rows if not _null(r.get("pod"))), None)
+
+    @property
+    def ready(self) -> dict[str, Any] | None:
+        return self.by_stage.get("metadata_ready") or self.by_stage.get("consumer_attached")
+
+    @property
+    def pod_stage(self) -> dict[str, Any] | None:
+        return next((self.by_stage[s] for s in _POD_STAGES if s in self.by_stage), None)
+
+
+def _context(frames: Frames) -> _Context:
+    focus = frames.focus
+    namespaces = focus["namespace"].dropna()
+    pods = focus["pod"].dropna()
+    return _Context(
+        end=_evidence_end(frames),
+        has_k8s=bool(len(frames.pods) or len(frames.events) or len(frames.jobs)),
+        focus_namespace=str(namespaces.iloc[0]) if len(namespaces) else None,
+        focus_pod=str(pods.iloc[0]) if len(pods) else None,
+        focus_url=_focus_url(frames),
+        rabbit=_rabbit_pod(frames),
+    )
+
+
+def _jobs(sel: _Selection, stages: pd.DataFrame) -> Iterator[_Job]:
+    """The jobs with a ``configure`` stage, in stage-table order, each with its own rows."""
+    per_job: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(stages):
+        per_job.setdefault(str(row["job_id"]), []).append(row)
+    for job_id, rows in per_job.items():
+        by_stage = {str(r["stage"]): r for r in rows}
+        if "configure" not in by_stage:
+            continue  # no time to measure from (a queue or pod seen without its configure)
+        jobs = sel.jobs.get(job_id, [])
+        counts = [0 if _null(r.get(k)) else int(r[k]) for r in jobs for k in ("active", "succeeded", "failed")]
+        yield _Job(
+            job_id=job_id,
+            rows=rows,
+            by_stage=by_stage,
+            job_name=(_str(jobs[0]["job_name"]) if jobs else None) or f"grpc-job-{job_id}",
+            job_exists=bool(jobs),
+            job_has_pods=sum(counts) > 0,
+            analyzer_lines=job_id in sel.analyzer_jobs,
+        )
+
+
+# --------------------------------------------------------------------------- the rule: verdict
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What is wrong with one job, and the numbers that show it (no prose)."""
+
+    code: Code
+    job: _Job
+    seen_s: float  # configure → end of evidence
+    thresholds: _Thresholds
+    row: dict[str, Any]  # the stage it turns on: configure (no pod), the last stage reached
+    # (no consumer), the ready stage (slow)
+    missing: str = ""  # CONSUMER_NOT_CREATED: the first stage missing after ``row``
+    ready_s: float | None = None  # CONSUMER_SLOW: configure → ready (None: upper bound only)
+    pod_s: float | None = None  # configure → first pod stage (None: none exactly timed)
+    slow_steps: tuple[tuple[str, str, float], ...] = ()  # steps over their stage threshold
+    slowest: tuple[str, str, float] | None = None  # the longest step
+
+
+def _steps(rows: list[dict[str, Any]]) -> list[tuple[str, str, float]]:
+    """(from stage, to stage, seconds) between consecutive exactly-timed stages.
+
+    A stage stamped before the one it follows (clock skew between pods) is a step of 0 s,
+    and the next step is measured from the later of the two.
+    """
+    out = []
+    previous: tuple[str, pd.Timestamp] | None = None
+    for r in rows:
+        if _bound(r):
+            continue
+        if previous is not None:
+            out.append((previous[0], str(r["stage"]), max((r["ts"] - previous[1]).total_seconds(), 0.0)))
+        if previous is None or r["ts"] >= previous[1]:
+            previous = (str(r["stage"]), r["ts"])
+    return out
+
+
+def _verdict(job: _Job, context: _Context, limits: _Thresholds) -> _Verdict | None:
+    end = context.end
+    seen_s = (end - job.configured_at).total_seconds() if end is not None else 0.0
+    ran = any(s in job.by_stage for s in _RUN_STAGES) or job.analyzer_lines
+    if job.pod_stage is None and not job.job_has_pods and not ran:
+        if not context.has_k8s or seen_s < limits.pod_within_s:
             return None
-        state = f"Job {job_name} exists but reports no pod" if len(jobs) else f"no Kubernetes Job {job_name} either"
+        return _Verdict(Code.POD_NOT_CREATED, job, seen_s, limits, row=job.by_stage["configure"])
+
+    ready = job.ready
+    if ready is None:
+        if seen_s < limits.consumer_within_s:
+            return None
+        reached = [r for r in job.rows if str(r["stage"]) != "configure"]
+        last = reached[-1] if reached else job.by_stage["configure"]
+        missing = STAGES[STAGES.index(str(last["stage"])) + 1]
+        return _Verdict(Code.CONSUMER_NOT_CREATED, job, seen_s, limits, row=last, missing=missing)
+
+    ready_s = None if _bound(ready) else float(ready["since_configure_s"])
+    pod_stage = job.pod_stage
+    pod_s = float(pod_stage["since_configure_s"]) if pod_stage is not None and not _bound(pod_stage) else None
+    steps = _steps(job.rows)
+    slow_steps = tuple((a, b, s) for a, b, s in steps if b in limits.steps and s > limits.steps[b])
+    late = ready_s is not None and ready_s > limits.consumer_within_s
+    pod_late = pod_s is not None and pod_s > limits.pod_within_s
+    if not (late or pod_late or slow_steps):
+        return None
+    return _Verdict(
+        Code.CONSUMER_SLOW,
+        job,
+        seen_s,
+        limits,
+        row=ready,
+        ready_s=ready_s,
+        pod_s=pod_s,
+        slow_steps=slow_steps,
+        slowest=max(steps, key=lambda step: step[2]) if steps else None,
+    )
+
+
+# --------------------------------------------------------------------------- the rule: narration
+
+
+def _quote(row: Mapping[str, Any]) -> Evidence:
+    return Evidence.from_row(dict(row), text=_str(row.get("text")) or "")
+
+
+def _namespace(sel: _Selection, context: _Context, pod: str | None, job_id: str) -> str:
+    if pod is not None:
+        rows = sel.pod_rows.get(pod)
+        if rows and not _null(rows[0][1].get("namespace")):
+            return str(rows[0][1]["namespace"])
+        if not _null(sel.event_namespace.get(pod)):
+            return str(sel.event_namespace[pod])
+    jobs = sel.jobs.get(job_id)
+    if jobs and not _null(jobs[0].get("namespace")):
+        return str(jobs[0]["namespace"])
+    return context.focus_namespace or _DEFAULT_NAMESPACE
+
+
+def _rabbit_pod(frames: Frames) -> tuple[str, str]:
+    pods = frames.pods
+    rabbit = pods[
+        (
+            _text_col(pods, "pod").str.startswith("rabbitmq")
+            | _text_col(pods, "app").fillna("").str.contains("rabbitmq", regex=False)
+        )
+        .fillna(False)
+        .astype(bool)
+    ]
+    if len(rabbit):
+        return str(rabbit["namespace"].iloc[0]), str(rabbit["pod"].iloc[0])
+    log = frames.rabbitmq_log.dropna(subset=["pod"])
+    if len(log):
+        return str(log["namespace"].iloc[0]), str(log["pod"].iloc[0])
+    return _DEFAULT_NAMESPACE, "rabbitmq-panda-0"
+
+
+def _focus_url(frames: Frames) -> str | None:
+    services = frames.services
+    focus = services[_text_col(services, "service").str.contains("focus", regex=False).fillna(False).astype(bool)]
+    if not len(focus):
+        return None
+    row = focus.iloc[0]
+    port = re.search(r":(\d+)/", _str(row["ports"]) or "")
+    return f"http://{row['service']}.{row['namespace']}:{port.group(1) if port else 80}"
+
+
+def _container(sel: _Selection, pod: str | None) -> str | None:
+    rows = sel.restarts.get(pod) if pod is not None else None
+    return str(rows[0][1]["container"]) if rows else None
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+def _fmt_offset(seconds: float) -> str:
+    """``+4.2 s`` after configure; ``-0.4 s`` for a stage stamped before it (clock skew)."""
+    return f"{seconds:+.1f} s"
+
+
+def _fmt_limit(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def _stage_evidence(rows: list[dict[str, Any]], stages: Iterable[str]) -> tuple[Evidence, ...]:
+    by_stage = {str(r["stage"]): r for r in rows}
+    picked = [by_stage[s] for s in dict.fromkeys(stages) if s in by_stage]
+    return tuple(_quote(r) for r in picked[:5])
+
+
+def _event_quotes(sel: _Selection, names: Iterable[str], limit: int) -> list[Evidence]:
+    """The first ``limit`` Warning events (in time order) about any of ``names``."""
+    rows = sorted(
+        _merged(sel.warning_events, names), key=lambda r: (_null(r.get("ts")), 0 if _null(r.get("ts")) else r["ts"])
+    )
+    return [
+        Evidence.from_row(r, text=f"{r['type']} {r['reason']} {r['object_kind']}/{r['object_name']}: {r['message']}")
+        for r in rows[: max(limit, 0)]
+    ]
+
+
+def _narrate(verdict: _Verdict, sel: _Selection, context: _Context) -> Finding:
+    job = verdict.job
+    jid, job_name, pod = job.job_id, job.job_name, job.pod
+    names = sel.job_names.get(jid, {f"grpc-job-{jid}"})
+    conf = job.by_stage["configure"]
+    namespace = _namespace(sel, context, pod, jid)
+    limits = verdict.thresholds
+    common: dict[str, Any] = {"component": _COMPONENT, "subject": jid, "first_seen": job.configured_at}
+
+    if verdict.code == Code.POD_NOT_CREATED:
+        state = (
+            f"Job {job_name} exists but reports no pod" if job.job_exists else f"no Kubernetes Job {job_name} either"
+        )
         summary = (
-            f"job {job}: no pod {fmt_duration(seen_s)} after configure at {fmt_time(configured_at)} "
-            f"(threshold {_fmt_limit(pod_within_s)}); {state}"
+            f"job {jid}: no pod {fmt_duration(verdict.seen_s)} after configure at {fmt_time(job.configured_at)} "
+            f"(threshold {_fmt_limit(limits.pod_within_s)}); {state}"
         )
         quotes = [_quote(conf)]
-        if "job_created" in by_stage:
-            quotes.append(_quote(by_stage["job_created"]))
-        quotes += _event_quotes(_warning_events(frames, names), 5 - len(quotes))
-        focus_pod = frames.focus["pod"].dropna()
+        if "job_created" in job.by_stage:
+            quotes.append(_quote(job.by_stage["job_created"]))
+        quotes += _event_quotes(sel, names, 5 - len(quotes))
         steps = [
             f"kubectl -n {namespace} describe job {job_name}",
             f"kubectl -n {namespace} get events --field-selector involvedObject.name={job_name} --sort-by=.lastTimestamp",
         ]
-        if len(focus_pod):
-            steps.append(f"kubectl -n {namespace} logs {focus_pod.iloc[0]} --timestamps | grep -e '{job}' -e ERROR")
+        if context.focus_pod is not None:
+            steps.append(f"kubectl -n {namespace} logs {context.focus_pod} --timestamps | grep -e '{jid}' -e ERROR")
         steps.append(f"kubectl -n {namespace} get resourcequota,limitrange")
         return Finding(
             code=Code.POD_NOT_CREATED,
             severity=Severity.CRITICAL,
             title="Pod not created for job",
             summary=summary,
-            last_seen=end,
+            last_seen=context.end,
             evidence=tuple(quotes),
             next_steps=tuple(steps),
             metrics={
-                "job_id": job,
-                "configured_at": configured_at,
-                "observed_s": round(seen_s, 3),
-                "pod_within_s": pod_within_s,
-                "job_exists": bool(len(jobs)),
+                "job_id": jid,
+                "configured_at": job.configured_at,
+                "observed_s": round(verdict.seen_s, 3),
+                "pod_within_s": limits.pod_within_s,
+                "job_exists": job.job_exists,
             },
             **common,
         )
 
-    rabbit_ns, rabbit = _rabbit_pod(frames)
-    queue = f"grpc-job-{job}"
-    container = _container(frames, pod)
+    rabbit_ns, rabbit = context.rabbit
+    queue = f"grpc-job-{jid}"
+    container = _container(sel, pod)
     logs_cmd = (
         f"kubectl -n {namespace} logs {pod}{f' -c {container}' if container else ''} --timestamps"
         if pod
         else f"kubectl -n {namespace} logs job/{job_name} --timestamps"
     )
-    metadata_cmd = f"curl -s -w ' %{{http_code}}\\n' {_focus_url(frames, namespace)}/metadata/{job}"
+    focus_url = context.focus_url or f"http://panda-focus-server.{namespace}:5000"
+    metadata_cmd = f"curl -s -w ' %{{http_code}}\\n' {focus_url}/metadata/{jid}"
     rabbit_cmd = (
         f"kubectl -n {rabbit_ns} exec {rabbit} -- rabbitmqctl list_queues name messages_ready consumers | grep {queue}"
     )
+    describe = (
+        f"kubectl -n {namespace} describe pod {pod}" if pod else f"kubectl -n {namespace} describe job {job_name}"
+    )
 
-    if ready is None:
-        if seen_s < consumer_within_s:
-            return None
-        reached = rows[rows["stage"] != "configure"]
-        last = reached.iloc[-1].to_dict() if len(reached) else conf
-        last_stage = str(last["stage"])
-        missing = STAGE_LABELS[STAGES[STAGES.index(last_stage) + 1]]
+    if verdict.code == Code.CONSUMER_NOT_CREATED:
+        last, last_stage = verdict.row, str(verdict.row["stage"])
         where = f"pod {pod}" if pod else f"Job {job_name}"
         summary = (
-            f"job {job}: no consumer {fmt_duration(seen_s)} after configure (threshold "
-            f"{_fmt_limit(consumer_within_s)}); {where} reached {STAGE_LABELS[last_stage]} at "
-            f"+{_fmt_s(float(last['since_configure_s']))}, then no {missing}"
+            f"job {jid}: no consumer {fmt_duration(verdict.seen_s)} after configure (threshold "
+            f"{_fmt_limit(limits.consumer_within_s)}); {where} reached {STAGE_LABELS[last_stage]} at "
+            f"{_fmt_offset(float(last['since_configure_s']))}, then no {STAGE_LABELS[verdict.missing]}"
         )
-        quotes = [_quote(conf), *(_quote(r) for r in _records(reached.tail(2)))]
-        quotes += _event_quotes(_warning_events(frames, [*names, *([pod] if pod else [])]), 5 - len(quotes))
-        steps = [
-            logs_cmd,
-            f"kubectl -n {namespace} describe pod {pod}" if pod else f"kubectl -n {namespace} describe job {job_name}",
-            rabbit_cmd,
-            metadata_cmd,
-        ]
+        reached = [r for r in job.rows if str(r["stage"]) != "configure"]
+        quotes = [_quote(conf), *(_quote(r) for r in reached[-2:])]
+        quotes += _event_quotes(sel, [*names, *([pod] if pod else [])], 5 - len(quotes))
         return Finding(
             code=Code.CONSUMER_NOT_CREATED,
             severity=Severity.CRITICAL,
             title="Consumer not created for job",
             summary=summary,
-            last_seen=end,
+            last_seen=context.end,
             evidence=tuple(quotes[:5]),
-            next_steps=tuple(steps),
+            next_steps=(logs_cmd, describe, rabbit_cmd, metadata_cmd),
             metrics={
-                "job_id": job,
+                "job_id": jid,
                 "pod": pod or "",
-                "configured_at": configured_at,
-                "observed_s": round(seen_s, 3),
+                "configured_at": job.configured_at,
+                "observed_s": round(verdict.seen_s, 3),
                 "last_stage": last_stage,
                 "last_stage_s": float(last["since_configure_s"]),
-                "missing_stage": missing,
-                "consumer_within_s": consumer_within_s,
+                "missing_stage": STAGE_LABELS[verdict.missing],
+                "consumer_within_s": limits.consumer_within_s,
             },
             **common,
         )
 
-    # the consumer became ready: was any stage slow?
-    ready_s = None if _bound(ready) else float(ready["since_configure_s"])
-    pod_s = None
-    pod_label = ""
-    if pod_stage is not None and not _bound(pod_stage):
-        pod_s = float(pod_stage["since_configure_s"])
-        pod_label = STAGE_LABELS[str(pod_stage["stage"])]
-    steps_s = _steps(rows)
-    slow_steps = [(a, b, s) for a, b, s in steps_s if b in limits and s > limits[b]]
+    # CONSUMER_SLOW: the consumer became ready, but late or through a slow step
+    ready = verdict.row
+    ready_s, pod_s, slowest = verdict.ready_s, verdict.pod_s, verdict.slowest
     reasons = []
-    if ready_s is not None and ready_s > consumer_within_s:
-        reasons.append(f"consumer ready {_fmt_s(ready_s)} after configure (threshold {_fmt_limit(consumer_within_s)})")
-    if pod_s is not None and pod_s > pod_within_s:
-        reasons.append(f"{pod_label} {_fmt_s(pod_s)} after configure (threshold {_fmt_limit(pod_within_s)})")
+    if ready_s is not None and ready_s > limits.consumer_within_s:
+        reasons.append(
+            f"consumer ready {_fmt_s(ready_s)} after configure (threshold {_fmt_limit(limits.consumer_within_s)})"
+        )
+    if pod_s is not None and pod_s > limits.pod_within_s:
+        pod_label = STAGE_LABELS[str(job.pod_stage["stage"])] if job.pod_stage is not None else "pod"
+        reasons.append(f"{pod_label} {_fmt_s(pod_s)} after configure (threshold {_fmt_limit(limits.pod_within_s)})")
     reasons += [
-        f"{STAGE_LABELS[a]} → {STAGE_LABELS[b]} {_fmt_s(s)} (threshold {_fmt_limit(limits[b])})"
-        for a, b, s in slow_steps
+        f"{STAGE_LABELS[a]} → {STAGE_LABELS[b]} {_fmt_s(s)} (threshold {_fmt_limit(limits.steps[b])})"
+        for a, b, s in verdict.slow_steps
     ]
-    if not reasons:
-        return None
     if ready_s is not None and not any(r.startswith("consumer ready") for r in reasons):
         reasons.append(f"consumer ready {_fmt_s(ready_s)} after configure")
-    slowest = max(steps_s, key=lambda step: step[2]) if steps_s else None
-    summary = f"job {job}: " + "; ".join(reasons)
+    summary = f"job {jid}: " + "; ".join(reasons)
     if slowest is not None:
         summary += f"; slowest stage: {STAGE_LABELS[slowest[0]]} → {STAGE_LABELS[slowest[1]]}, {_fmt_s(slowest[2])}"
     quoted = ["configure"] + ([slowest[0], slowest[1]] if slowest else []) + [str(ready["stage"])]
     slow_end = slowest[1] if slowest else str(ready["stage"])
     if slow_end in _POD_STAGES or slow_end == "job_created":
-        first_step = (
+        events_cmd = (
             f"kubectl -n {namespace} get events --field-selector involvedObject.name={pod or job_name} "
             f"--sort-by=.lastTimestamp"
         )
-        steps = [
-            first_step,
-            f"kubectl -n {namespace} describe pod {pod}" if pod else f"kubectl -n {namespace} describe job {job_name}",
-            logs_cmd,
-        ]
+        steps = [events_cmd, describe, logs_cmd]
     else:
         steps = [logs_cmd, f"kubectl -n {namespace} top pod {pod}" if pod else rabbit_cmd, rabbit_cmd, metadata_cmd]
     metrics: dict[str, Any] = {
-        "job_id": job,
+        "job_id": jid,
         "pod": pod or "",
-        "configured_at": configured_at,
+        "configured_at": job.configured_at,
         "ready_at": ready["ts"],
         "ready_s": ready_s,
         "pod_s": pod_s,
-        "pod_within_s": pod_within_s,
-        "consumer_within_s": consumer_within_s,
+        "pod_within_s": limits.pod_within_s,
+        "consumer_within_s": limits.consumer_within_s,
     }
     for stage in STAGES[1:]:
-        if stage in by_stage and not _bound(by_stage[stage]):
-            metrics[f"{stage}_s"] = round(float(by_stage[stage]["since_configure_s"]), 3)
+        if stage in job.by_stage and not _bound(job.by_stage[stage]):
+            metrics[f"{stage}_s"] = round(float(job.by_stage[stage]["since_configure_s"]), 3)
     if slowest is not None:
         metrics |= {"slowest_from": slowest[0], "slowest_to": slowest[1], "slowest_s": round(slowest[2], 3)}
     return Finding(
@@ -883,7 +1198,7 @@ def _judge(
         title="Consumer creation slow",
         summary=summary,
         last_seen=ready["ts"],
-        evidence=_stage_evidence(rows, quoted),
+        evidence=_stage_evidence(job.rows, quoted),
         next_steps=tuple(dict.fromkeys(steps)),
         metrics=metrics,
         **common,
