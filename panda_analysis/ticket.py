@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from panda_analysis.bundle import LISTINGS
 from panda_analysis import _escape as escape
+from panda_analysis.bundle import LISTINGS
 from panda_analysis.findings import Finding, Severity, sort
 from panda_analysis.schema import STATE_FRAMES
 
@@ -163,6 +163,7 @@ def runbook_link(finding: Finding, base: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------ text helpers
+
 
 def _when(ts: pd.Timestamp | None) -> str:
     return "?" if ts is None else ts.strftime("%Y-%m-%d %H:%M:%S")
