@@ -21,7 +21,6 @@ Examples
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,8 @@ from enum import StrEnum
 from typing import Any
 
 import pandas as pd
+
+from panda_analysis import _escape as escape
 
 __all__ = [
     "CHANGES",
@@ -228,18 +229,20 @@ class Finding:
         return out
 
     def _repr_html_(self) -> str:
+        """The finding as an HTML card (Jupyter); every text field escaped, evidence is data (issue #11)."""
         colour = {"critical": "#b00020", "warning": "#b26a00", "info": "#1f5fa8"}[self.severity.value]
         quotes = "".join(
-            f"<li><code>{html.escape(e.where)}</code> {html.escape(e.text)}</li>" for e in self.evidence[:3]
+            f"<li><code>{escape.html(e.where)}</code> {escape.html(e.text)}</li>" for e in self.evidence[:3]
         )
-        steps = "".join(f"<li>{html.escape(s)}</li>" for s in self.next_steps)
+        steps = "".join(f"<li>{escape.html(s)}</li>" for s in self.next_steps)
+        about = escape.html(self.component) + (f" / <code>{escape.html(self.subject)}</code>" if self.subject else "")
         return (
             f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:6px 0">'
-            f'<b style="color:{colour}">{self.severity.value.upper()}</b> <code>{self.code}</code> '
-            f"<b>{html.escape(self.title)}</b><br>{html.escape(self.summary)}"
+            f'<b style="color:{colour}">{self.severity.value.upper()}</b> <code>{escape.html(self.code)}</code> '
+            f"<b>{escape.html(self.title)}</b><br>{about}<br>{escape.html(self.summary)}"
             f"{f'<ul>{quotes}</ul>' if quotes else ''}"
             f"{f'<b>Next steps</b><ol>{steps}</ol>' if steps else ''}"
-            f'<a href="{html.escape(self.runbook)}">runbook</a></div>'
+            f'<a href="{escape.html(escape.href(self.runbook))}">runbook</a></div>'
         )
 
 

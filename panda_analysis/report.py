@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from panda_analysis import _escape as escape
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import BundleError, PandaAnalysisError, ReportError
@@ -204,8 +205,23 @@ def check(rule: Callable[..., Any], **params: Any) -> None:
                 raise ParameterError(msg)
 
 
+def _cell(value: object) -> str:
+    """One table cell's text as HTML (a Styler does not escape): empty when missing, escaped (issue #11)."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return ""
+    return escape.html(value)
+
+
+def _text_columns(df: pd.DataFrame) -> list[str]:
+    """Columns that may hold text (object, string, categorical): every value escaped when shown."""
+    return [
+        c for c in df.columns
+        if not (pd.api.types.is_numeric_dtype(df[c]) or isinstance(df[c].dtype, pd.DatetimeTZDtype))
+    ]
+
+
 def _styled(df: pd.DataFrame, *, left: Sequence[str] = ()) -> Any:
-    """A Styler without the index, times to the second (ms when present), text left-aligned and whole."""
+    """A Styler without the index, times to the second (ms when present), text left-aligned, whole and escaped."""
     shown = df.copy()
     for column in shown.columns:
         if isinstance(shown[column].dtype, pd.DatetimeTZDtype):
@@ -213,7 +229,7 @@ def _styled(df: pd.DataFrame, *, left: Sequence[str] = ()) -> Any:
             fmt = "%Y-%m-%d %H:%M:%S.%f" if (values.dt.microsecond.fillna(0) > 0).any() else "%Y-%m-%d %H:%M:%S"
             text = values.dt.strftime(fmt)
             shown[column] = (text.str.slice(0, 23) if "%f" in fmt else text).fillna("")
-    styler = shown.style.hide(axis="index")
+    styler = shown.style.hide(axis="index").format(_cell, subset=_text_columns(shown))
     if left:
         styler = styler.set_properties(subset=list(left), **{"text-align": "left", "white-space": "pre-wrap"})
     return styler
@@ -249,10 +265,12 @@ def findings_table(findings: Sequence[Finding]) -> Any:
         first_seen=df["first_seen"].dt.strftime("%Y-%m-%d %H:%M:%S"),
         last_seen=df["last_seen"].dt.strftime("%Y-%m-%d %H:%M:%S"),
     )
-    styler = shown.style.hide(axis="index")
+    styler = shown.style.hide(axis="index").format(_cell, subset=[c for c in _text_columns(shown) if c != "runbook"])
     styler = styler.map(lambda v: _SEVERITY_STYLE.get(str(v), ""), subset=["severity"])
-    prefix = html.escape(runbook_prefix())
-    return styler.format({"runbook": lambda v: f'<a href="{prefix}{html.escape(str(v))}">{html.escape(str(v))}</a>'})
+    prefix = runbook_prefix()
+    return styler.format(
+        {"runbook": lambda v: f'<a href="{escape.html(escape.href(f"{prefix}{v}"))}">{_cell(v)}</a>'}
+    )
 
 
 #: Environment variable: how notebook output links reach ``runbooks/`` (default ``../``, from notebooks/).
@@ -281,18 +299,28 @@ def evidence_table(findings: Sequence[Finding]) -> Any:
     return _styled(df, left=["where", "text"])
 
 
+def _prose(text: str) -> str:
+    """A rule's summary or step as Markdown: its `code spans` kept, everything else escaped."""
+    return escape.prose(text, plain=escape.markdown, code=escape.markdown_code)
+
+
 def next_steps(findings: Sequence[Finding]) -> Any:
-    """Each finding's summary, next steps and runbook link as Markdown (an IPython display object)."""
+    """Each finding's summary, next steps and runbook link as Markdown (an IPython display object).
+
+    Titles, summaries and steps quote evidence, so they are escaped (:func:`panda_analysis._escape.markdown`):
+    nothing from a log line or pod name becomes a heading, a link or raw HTML in the report.
+    """
     from IPython.display import Markdown
 
     if not findings:
         return Markdown("*No findings, so no next steps.*")
     parts = []
     for f in fnd.sort(findings):
-        steps = "\n".join(f"{i}. {step}" for i, step in enumerate(f.next_steps, start=1))
+        steps = "\n".join(f"{i}. {_prose(step)}" for i, step in enumerate(f.next_steps, start=1))
+        link = f"[{escape.markdown(f.runbook)}]({escape.href(runbook_prefix() + f.runbook)})"
         parts.append(
-            f"### {f.severity.value.upper()} `{f.code}` — {f.title}\n\n{f.summary}\n\n"
-            f"{steps}\n\nRunbook: [{f.runbook}]({runbook_prefix()}{f.runbook})\n"
+            f"### {f.severity.value.upper()} {escape.markdown_code(str(f.code))} — {escape.markdown(f.title)}\n\n"
+            f"{_prose(f.summary)}\n\n{steps}\n\nRunbook: {link}\n"
         )
     return Markdown("\n".join(parts))
 
@@ -954,8 +982,8 @@ def _href(out: Path, path: Path) -> str | None:
 
 def _anchor(href: str | None, text: str, *, missing: str = "—") -> str:
     if href is None:
-        return f'<span class="missing">{html.escape(missing)}</span>'
-    return f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>'
+        return f'<span class="missing">{escape.html(missing)}</span>'
+    return f'<a href="{escape.html(href)}">{escape.html(text)}</a>'
 
 
 def _page_codes(name: str) -> frozenset[Code]:
@@ -988,7 +1016,7 @@ def _runbook_cell(out: Path, runbook: str) -> str:
     path, _, fragment = page.partition("#")
     href = _href(out, out / path)
     if href is None or page == runbook:  # runbooks not rendered here: name the section, link nothing
-        return f"<code>{html.escape(runbook)}</code>"
+        return f"<code>{escape.html(runbook)}</code>"
     return _anchor(f"{href}#{fragment}" if fragment else href, runbook.removeprefix("runbooks/"))
 
 
@@ -996,7 +1024,7 @@ def _when(value: pd.Timestamp | None) -> str:
     if value is None:
         return ""
     iso = value.isoformat().replace("+00:00", "Z")
-    return f'<time datetime="{html.escape(iso)}">{html.escape(value.strftime("%Y-%m-%d %H:%M:%S"))}</time>'
+    return f'<time datetime="{escape.html(iso)}">{escape.html(value.strftime("%Y-%m-%d %H:%M:%S"))}</time>'
 
 
 def _findings_section(out: Path, results: Sequence[ReportOutput], findings: Sequence[Finding]) -> str:
@@ -1009,14 +1037,14 @@ def _findings_section(out: Path, results: Sequence[ReportOutput], findings: Sequ
         )
     rows = []
     for f in ordered:
-        subject = f'<br><span class="subject">{html.escape(f.subject)}</span>' if f.subject and f.subject != f.component else ""
+        subject = f'<br><span class="subject">{escape.html(f.subject)}</span>' if f.subject and f.subject != f.component else ""
         page = _covering_page(f.code, results)
         report_link = _anchor(_href(out, page.html), _title_of(page.html.stem)) if page is not None else _anchor(None, "")
-        severity = html.escape(str(f.severity))
+        severity = escape.html(str(f.severity))
         rows.append(
-            f'<tr><td class="sev sev-{severity}">{severity}</td><td><code>{html.escape(str(f.code))}</code></td>'
-            f"<td>{html.escape(f.component)}{subject}</td>"
-            f'<td class="summary"><strong>{html.escape(f.title)}</strong><br>{_code_spans(f.summary)}</td>'
+            f'<tr><td class="sev sev-{severity}">{severity}</td><td><code>{escape.html(str(f.code))}</code></td>'
+            f"<td>{escape.html(f.component)}{subject}</td>"
+            f'<td class="summary"><strong>{escape.html(f.title)}</strong><br>{_code_spans(f.summary)}</td>'
             f'<td class="when">{_when(f.first_seen)}</td><td class="when">{_when(f.last_seen)}</td>'
             f'<td>{report_link}</td><td class="runbook">{_runbook_cell(out, f.runbook)}</td></tr>'
         )
@@ -1041,13 +1069,13 @@ def _pages_section(out: Path, results: Sequence[ReportOutput], findings: Sequenc
         if r.ok:
             status = '<span class="ok">ok</span>'
         else:
-            status = f'<span class="failed">FAILED</span><div class="error">{html.escape(r.error)}</div>'
+            status = f'<span class="failed">FAILED</span><div class="error">{escape.html(r.error)}</div>'
         duration = f"{r.duration_s:.1f} s" if r.duration_s is not None else "—"
         rows.append(
-            f"<tr><td>{html.escape(_title_of(name))}<br><code>{html.escape(name)}</code></td>"
+            f"<tr><td>{escape.html(_title_of(name))}<br><code>{escape.html(name)}</code></td>"
             f"<td>{_anchor(_href(out, r.html), r.html.name)}</td><td>{_anchor(_href(out, r.notebook), r.notebook.name)}</td>"
             f"<td>{status}</td><td class=\"num\">{_page_count(r, findings)}</td>"
-            f'<td class="num">{html.escape(duration)}</td></tr>'
+            f'<td class="num">{escape.html(duration)}</td></tr>'
         )
     if not rows:
         return '<h2 id="pages">Pages</h2>\n<p>No notebook ran.</p>\n'
@@ -1063,7 +1091,7 @@ _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 def _code_spans(text: str) -> str:
     """Escaped text with the rules' `code spans` shown as ``<code>``."""
-    return _CODE_SPAN.sub(lambda m: f"<code>{m[1]}</code>", html.escape(text))
+    return _CODE_SPAN.sub(lambda m: f"<code>{m[1]}</code>", escape.html(text))
 
 
 def write_index(
@@ -1138,15 +1166,15 @@ def write_index(
     state = f' · <span class="failed">{failed} of {len(results)} pages FAILED</span>' if failed else ""
     body = (
         f"<header><h1>Incident report</h1>\n"
-        f"<p>bundle <code>{html.escape(bundle)}</code> · generated {html.escape(when)} by panda-analysis "
-        f"{html.escape(__version__)}{state}</p>\n<p>{' · '.join(links)}</p></header>\n<main>\n"
+        f"<p>bundle <code>{escape.html(bundle)}</code> · generated {escape.html(when)} by panda-analysis "
+        f"{escape.html(__version__)}{state}</p>\n<p>{' · '.join(links)}</p></header>\n<main>\n"
         f"{_findings_section(out, results, findings)}{_pages_section(out, results, findings)}</main>\n"
     )
     page = out / "index.html"
     page.write_text(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Incident report — {html.escape(bundle)}</title>\n<style>\n{_INDEX_CSS}</style>\n</head>\n"
+        f"<title>Incident report — {escape.html(bundle)}</title>\n<style>\n{_INDEX_CSS}</style>\n</head>\n"
         f"<body>\n{body}</body>\n</html>\n",
         encoding="utf-8",
     )
