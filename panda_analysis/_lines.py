@@ -121,10 +121,10 @@ class LogFile:
         try:
             with open_regular(self.path) as handle:
                 size = os.fstat(handle.fileno()).st_size
-                data = handle.read(cap)
-                if len(data) == cap and (size > cap or handle.read(1)):
+                content = handle.read(cap)
+                if len(content) == cap and (size > cap or handle.read(1)):
                     _over_cap(self.name, max(size, cap + 1), cap, unparsed)
-                return data
+                return content
         except OSError as err:
             _unreadable(self.name, err, unparsed)
             return b""
@@ -268,7 +268,7 @@ def read_pieces(
     *,
     piece_bytes: int = PIECE_BYTES,
     max_line_bytes: int = MAX_LINE_BYTES,
-    max_file_bytes: int = MAX_FILE_BYTES,
+    max_file_bytes: int | None = None,
 ) -> Iterator[bytes]:
     r"""Stream ``handle`` in pieces of about ``piece_bytes`` that each end at a line end.
 
@@ -276,7 +276,7 @@ def read_pieces(
       appended: the rest of it is read and counted, never held.
     * A file whose first piece has more lone ``\r`` than ``\n`` uses CR line ends: its
       ``\r\n`` and lone ``\r`` become ``\n`` (so the line count is what an editor shows).
-    * After ``max_file_bytes`` the read stops; that is counted in ``unparsed`` (or raises
+    * After ``max_file_bytes`` (default :data:`MAX_FILE_BYTES`) the read stops; that is counted in ``unparsed`` (or raises
       :class:`OSError` when none is given).
 
     Examples
@@ -287,6 +287,8 @@ def read_pieces(
     >>> list(read_pieces(io.BytesIO(b"x" * 30 + b"\ny\n"), "x.log", max_line_bytes=10, piece_bytes=8))
     [b'xxxxxxxxxx\xe2\x80\xa6[truncated 20 bytes]\n', b'y\n']
     """
+    if max_file_bytes is None:
+        max_file_bytes = MAX_FILE_BYTES
     pending = b""  # the start of a line not ended yet (never longer than max_line_bytes)
     cut_head: bytes | None = None  # the kept head of an overlong line whose rest is skipped
     dropped = 0

@@ -1,7 +1,9 @@
 """The ``panda-analysis`` command (thin over the library).
 
 Exit status: 0 success, 1 critical findings (``diagnose``, ``report``), 2 usage, bundle or
-parameter error, 3 a report notebook failed (its partial notebook and HTML are kept).
+parameter error, or a bundle with no evidence at all, 3 a check failed: a rule or parser
+raised (``ANALYSIS_ERROR``), a report notebook failed (its partial notebook and HTML are
+kept), or the tool itself crashed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import sys
 import textwrap
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +25,7 @@ import pandas as pd
 
 from panda_analysis import diagnose, report, samples, ticket
 from panda_analysis import findings as fnd
+from panda_analysis._escape import terminal
 from panda_analysis.bundle import LISTINGS, Bundle, load_bundle
 from panda_analysis.errors import PandaAnalysisError
 from panda_analysis.findings import Code, Finding, Severity
@@ -103,16 +107,50 @@ def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
             print(f"   {column}: {top}{more}", file=out)
 
 
+#: Exit status when a check failed (ANALYSIS_ERROR, a failed notebook, a crash).
+EXIT_CHECK_FAILED = 3
+
+
+def _no_evidence(bundle: Bundle) -> str | None:
+    """The error to print when ``bundle`` holds no evidence at all (else None)."""
+    if bundle.has_evidence():
+        return None
+    files = bundle.files()
+    refused = bundle.refused()
+    what = (
+        f"its {len(files)} file(s) are empty or none of them is evidence this tool reads (e.g. {files[0]})"
+        if files else "it holds no evidence files"
+    )
+    if refused:
+        what += f"; {len(refused)} entr{'y was' if len(refused) == 1 else 'ies were'} refused (e.g. {refused[0][0]}: {refused[0][1]})"
+    return (
+        f"no evidence in {bundle.origin}: {what}. Nothing was diagnosed, so this is not a healthy result; "
+        "see `panda-analysis inventory` and the bundle layout in runbooks/README.md"
+    )
+
+
+def _failed_checks(found: list[Finding]) -> list[Finding]:
+    """The ANALYSIS_ERROR findings, each also said on stderr."""
+    failed = [f for f in found if f.code == Code.ANALYSIS_ERROR and f.change != "resolved"]
+    for f in failed:
+        print(f"panda-analysis: error: {terminal(f.summary)}", file=sys.stderr)
+    return failed
+
+
 def _cmd_inventory(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
     if args.json:
         inv = bundle.inventory()
         records = json.loads(inv.to_json(orient="records", date_format="iso", date_unit="ns"))
         print(json.dumps(records, indent=2))
-        return 0
-    _print_inventory(bundle, out=sys.stdout)
-    if args.tables:
-        _print_tables(bundle, out=sys.stdout)
+    else:
+        _print_inventory(bundle, out=sys.stdout)
+        if args.tables:
+            _print_tables(bundle, out=sys.stdout)
+    problem = _no_evidence(bundle)
+    if problem:
+        print(f"panda-analysis: error: {terminal(problem)}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -181,14 +219,18 @@ def _print_findings(found: list[Finding], *, out: TextIO, colour: bool, runbook_
 def _cmd_diagnose(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     bundle = load_bundle(args.bundle)
+    earlier = load_bundle(args.baseline) if args.baseline else None
+    for opened in (bundle, earlier):
+        problem = _no_evidence(opened) if opened is not None else None
+        if problem:
+            print(f"panda-analysis: error: {terminal(problem)}", file=sys.stderr)
+            return 2
     try:
         found = diagnose.run(bundle, only=args.only, since=args.since, until=args.until)
     except ValueError as err:
         print(f"panda-analysis: error: {err}", file=sys.stderr)
         return 2
-    earlier = None
-    if args.baseline:
-        earlier = load_bundle(args.baseline)
+    if earlier is not None:
         found = fnd.compare(found, diagnose.run(earlier, only=args.only))
     ran = [name for name, (_, codes) in diagnose.RULES.items() if not args.only or codes & set(args.only)]
     if fmt == "json":
@@ -213,6 +255,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         print()
         colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
         _print_findings(found, out=sys.stdout, colour=colour, runbook_url=args.runbook_url)
+    if _failed_checks(found):
+        return EXIT_CHECK_FAILED
     current = [f for f in found if f.change != "resolved"]
     return 1 if any(f.severity == Severity.CRITICAL for f in current) else 0
 
@@ -335,6 +379,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.keep is not None and not args.dated:
         print("panda-analysis: error: --keep needs --dated (it prunes dated runs under --out)", file=sys.stderr)
         return 2
+    problem = _no_evidence(load_bundle(args.bundle))
+    if problem:
+        print(f"panda-analysis: error: {terminal(problem)}", file=sys.stderr)
+        return 2
     if args.dated:
         base = Path(args.out or "reports")
         out_dir = report.dated_dir(base)
@@ -370,8 +418,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if args.keep is not None:
             for gone in report.prune(base, keep=args.keep):
                 print(f"  removed old report {gone}")
-    if failed:
-        return 3
+    if _failed_checks(found) or failed:
+        return EXIT_CHECK_FAILED
     return report.exit_status(found, fail_on=args.fail_on)
 
 
@@ -398,7 +446,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run every diagnostic rule on BUNDLE and print the findings, worst first: as text,\n"
         "as JSON (the DESIGN.md contract), or as a ticket comment (Markdown for a git host, Jira\n"
         "wiki markup). Exit status: 0 no critical finding, 1 at least one critical finding\n"
-        "(resolved ones from --baseline do not count), 2 usage or bundle error.",
+        "(resolved ones from --baseline do not count), 2 usage or bundle error or no evidence\n"
+        "in BUNDLE, 3 a check failed on this evidence (ANALYSIS_ERROR; the other findings stand).",
         epilog="examples:\n"
         "  panda-analysis diagnose sample:waiting_for_fiber --format markdown\n"
         "  panda-analysis diagnose after.tar.gz --baseline before.tar.gz --format jira \\\n"
@@ -521,10 +570,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PandaAnalysisError as err:
-        print(f"panda-analysis: error: {err}", file=sys.stderr)
+        print(f"panda-analysis: error: {terminal(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `panda-analysis inventory ... | head`
         return 0
+    except Exception as err:  # a crash is not "critical finding" (1): say so, exit 3
+        if args.verbose:
+            log.exception("internal error")
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        print(
+            f"panda-analysis: internal error: {type(err).__name__}: {terminal(str(err))} "
+            f"(at {Path(where.filename).name}:{where.lineno}; run with -v for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

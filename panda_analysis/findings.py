@@ -79,6 +79,7 @@ class Code(StrEnum):
     QUEUE_BACKLOG = "QUEUE_BACKLOG"
     QUEUE_ORPHANED = "QUEUE_ORPHANED"
     ALERT_NOT_DELIVERED = "ALERT_NOT_DELIVERED"
+    ANALYSIS_ERROR = "ANALYSIS_ERROR"
 
     @property
     def runbook(self) -> str:
@@ -101,6 +102,7 @@ RUNBOOK_ANCHORS: dict[Code, str] = {
     Code.QUEUE_BACKLOG: "runbooks/queues.md#backlog",
     Code.QUEUE_ORPHANED: "runbooks/queues.md#orphaned",
     Code.ALERT_NOT_DELIVERED: "runbooks/alert_trace.md#alert-not-delivered",
+    Code.ANALYSIS_ERROR: "runbooks/README.md#analysis-error",
 }
 
 

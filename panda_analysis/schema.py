@@ -597,6 +597,9 @@ class Frames:
     rabbitmq_overview: pd.DataFrame = _empty("rabbitmq_overview")
     mongo: pd.DataFrame = _empty("mongo")
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: Parsers that raised while these frames were built, as ``(parser, exception)``: their
+    #: frames are empty and :func:`panda_analysis.diagnose.run` reports each as ANALYSIS_ERROR.
+    parse_errors: tuple[tuple[str, BaseException], ...] = ()
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in FRAMES:

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -28,6 +29,7 @@ from panda_analysis.diagnose._alerts import alert_trace, alerts
 from panda_analysis.diagnose._consumer import consumer, consumer_stages
 from panda_analysis.diagnose._crashloop import crashloop
 from panda_analysis.diagnose._fiber import fiber
+from panda_analysis.diagnose._isolation import analysis_error, run_isolated
 from panda_analysis.diagnose._queues import queues
 from panda_analysis.diagnose._retry_storm import retry_storm
 from panda_analysis.diagnose._timeline import timeline
@@ -38,6 +40,7 @@ __all__ = [
     "RULES",
     "alert_trace",
     "alerts",
+    "analysis_error",
     "consumer",
     "consumer_stages",
     "crashloop",
@@ -96,12 +99,17 @@ def run(
     frames
         Parsed frames, or a Bundle / bundle path / ``sample:<name>`` to parse.
     only
-        Keep only these finding codes (rules that cannot emit them are not run).
+        Keep only these finding codes (rules that cannot emit them are not run;
+        ``ANALYSIS_ERROR`` findings are always kept).
     since, until
         Keep findings whose ``[first_seen, last_seen]`` overlaps this window (ISO-8601
         UTC, or a duration such as ``"2h"`` meaning before the bundle's ``created_at``).
     options
         Per-rule keyword arguments, e.g. ``{"retry_storm": {"min_attempts": 20}}``.
+
+    Each rule runs isolated: a rule that raises on this evidence gives one
+    ``ANALYSIS_ERROR`` finding (the rule, the exception, where it was raised) and the
+    other rules still run; so does a parser that failed while the frames were built.
     """
     data = _as_frames(frames)
     wanted = {Code(c) for c in only} if only is not None else None
@@ -110,15 +118,21 @@ def run(
     if unknown:
         msg = f"options for unknown rules {sorted(unknown)}; rules are {sorted(RULES)}"
         raise ValueError(msg)
+    for name, kwargs in options.items():  # a mistyped threshold is a usage error, not a rule failure
+        accepted = inspect.signature(RULES[name][0]).parameters
+        wrong = sorted(set(kwargs) - {p for p, spec in accepted.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY})
+        if wrong:
+            msg = f"rule {name} has no option {', '.join(wrong)}; its options are {', '.join(p for p in accepted if p != 'frames')}"
+            raise ValueError(msg)
     now = data.created_at
     lo = parse_instant(since, now=now) if since is not None else None
     hi = parse_instant(until, now=now) if until is not None else None
-    out: list[Finding] = []
+    out: list[Finding] = [analysis_error(what, err, kind="parser") for what, err in data.parse_errors]
     for name, (rule, codes) in RULES.items():
         if wanted is not None and not (codes & wanted):
             continue
-        out.extend(rule(data, **options.get(name, {})))
+        out.extend(run_isolated(name, rule, codes, data, **options.get(name, {})))
     if wanted is not None:
-        out = [f for f in out if f.code in wanted]
+        out = [f for f in out if f.code in wanted or f.code == Code.ANALYSIS_ERROR]
     out = [f for f in out if _overlaps(f, lo, hi)]
     return _findings.sort(_findings.dedupe(out))

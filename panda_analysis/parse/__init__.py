@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TextIO
 
@@ -61,12 +62,18 @@ __all__ = [
 
 _MODULES = (_ingress, _focus, _rabbitmq, _analyzer, _logs, _k8s, _http, _snapshots, _mongo)
 
+log = logging.getLogger(__name__)
+
 
 def frames(source: Bundle | str | os.PathLike[str] | TextIO) -> Frames:
     """Parse every part of a bundle into a :class:`~panda_analysis.schema.Frames`.
 
     ``source`` is a Bundle or anything :func:`~panda_analysis.bundle.load_bundle` opens
     (directory, ``.tar.gz``, ``sample:<name>``). Missing parts give empty frames.
+
+    Each parser runs isolated: one that raises on hostile evidence leaves its frames
+    empty (their ``attrs["unparsed"]`` say why) and is listed in ``Frames.parse_errors``;
+    the other parsers still run.
     """
     if is_bundle(source):
         bundle = source
@@ -76,10 +83,20 @@ def frames(source: Bundle | str | os.PathLike[str] | TextIO) -> Frames:
         msg = "frames() needs a Bundle or a bundle path; parse one family from a stream with e.g. pa.parse.focus(stream)"
         raise TypeError(msg)
     parsed: dict[str, pd.DataFrame] = {}
+    errors: list[tuple[str, BaseException]] = []
     for module in _MODULES:
-        parsed.update(module._frames(bundle))
-    missing = set(FRAMES) - set(parsed)
-    if missing:  # pragma: no cover - guarded by tests/test_parse_frames.py
+        name = module.__name__.rsplit(".", 1)[-1].lstrip("_")
+        try:
+            parsed.update(module._frames(bundle))
+        except Exception as err:  # one parser's failure must not lose the other frames
+            log.warning("parser %s failed: %s: %s", name, type(err).__name__, err)
+            log.debug("parser %s traceback", name, exc_info=True)
+            errors.append((name, err))
+    missing = [name for name in FRAMES if name not in parsed]
+    if missing and not errors:  # pragma: no cover - guarded by tests/test_parse_frames.py
         msg = f"parsers did not produce frames {sorted(missing)}"
         raise RuntimeError(msg)
-    return Frames(**{name: parsed[name] for name in FRAMES}, meta=dict(bundle.manifest))
+    why = "; ".join(f"parser {name} failed: {type(err).__name__}: {err}"[:300] for name, err in errors)
+    for name in missing:
+        parsed[name] = FRAMES[name].conform(FRAMES[name].empty(), unparsed=1, unparsed_sample=[why])
+    return Frames(**{name: parsed[name] for name in FRAMES}, meta=dict(bundle.manifest), parse_errors=tuple(errors))
