@@ -16,7 +16,9 @@ started`` line 7 09:43:10.982318739 (+40.982); job_metadata.jsonl line 124 200 a
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -24,6 +26,7 @@ import pytest
 
 import panda_analysis as pa
 from panda_analysis import schema
+from panda_analysis.cli import main
 from panda_analysis.diagnose._consumer import STAGES
 from panda_analysis.findings import Code, Severity
 from panda_analysis.schema import Frames
@@ -518,3 +521,216 @@ def test_stages_filter_by_job_id(slow: Frames) -> None:
     pd.testing.assert_frame_equal(only.reset_index(drop=True), every[every["job_id"] == "19-6"].reset_index(drop=True))
     assert pa.diagnose.consumer_stages(slow, job_id="").equals(every)
     assert pa.diagnose.consumer_stages(slow, job_id="99-9").empty
+
+
+# --------------------------------------------------------------------------- issue #11: cut windows, odd values, scale
+
+SAMPLES = Path(pa.__file__).parent / "samples"
+
+
+def _sample_doc(sample: str, part: str, keep: Any) -> dict[str, Any]:
+    """A Kubernetes List from a sample, keeping the items ``keep(item)`` accepts."""
+    doc = json.loads((SAMPLES / sample / part).read_text(encoding="utf-8"))
+    return {**doc, "items": [item for item in doc["items"] if keep(item)]}
+
+
+def _diagnose_json(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]], str]:
+    status = main(["diagnose", str(root), "--json"])
+    out, err = capsys.readouterr()
+    return status, json.loads(out), err
+
+
+def test_a_job_pod_whose_configure_is_outside_the_window(make_bundle, capsys) -> None:
+    # `collect --since 2h`: the pod of job 19-5 and its events are listed, but the Focus line
+    # "Job 19-5 configured", the metadata polls and the (TTL-deleted) Job are not there. This
+    # crashed consumer_stages with "Cannot cast DatetimeArray to dtype float64" (issue #11).
+    pod = "grpc-job-19-5-cj8hc"
+    root = make_bundle(
+        {
+            "k8s/pods.json": _sample_doc("consumer_slow", "k8s/pods.json", lambda i: i["metadata"]["name"] == pod),
+            "k8s/events.json": _sample_doc(
+                "consumer_slow", "k8s/events.json", lambda i: i["involvedObject"]["name"] == pod
+            ),
+        },
+        manifest={"format": "panda-bundle/1", "created_at": "2025-11-13T11:41:00Z", "source": "test"},
+    )
+    frames = pa.load_bundle(root).frames()
+    stages = pa.diagnose.consumer_stages(frames)
+    assert list(stages["job_id"].unique()) == ["19-5"]
+    assert list(stages["stage"].astype(str)) == ["pod_created", "pod_scheduled", "image_pulled", "container_started"]
+    assert stages["since_configure_s"].isna().all()  # nothing to measure from
+    assert str(stages["since_configure_s"].dtype) == "float64"
+    assert set(stages["matched_by"]) == {"name"}
+    assert pa.diagnose.consumer(frames) == []  # not judged without a configure time
+    assert Code.ANALYSIS_ERROR not in {f.code for f in pa.diagnose.run(frames)}
+    status, found, err = _diagnose_json(root, capsys)
+    assert (status, found) == (0, [])
+    assert "Traceback" not in err
+
+
+def test_a_no_kube_bundle_with_only_rabbitmq_snapshots(make_bundle, capsys) -> None:
+    # `collect --no-kube --rabbitmq-url ...` on a broker holding per-job queues: no pod, no
+    # Focus log, no configure; jobs 18-2 and 21-4 are known only from their queue names
+    lines = (SAMPLES / "queue_backlog" / "rabbitmq" / "snapshots.jsonl").read_text(encoding="utf-8").splitlines()
+    root = make_bundle(
+        {"rabbitmq/snapshots.jsonl": "\n".join(lines[:3]) + "\n"},
+        manifest={"format": "panda-bundle/1", "created_at": "2025-11-14T10:15:00Z", "source": "test"},
+    )
+    frames = pa.load_bundle(root).frames()
+    stages = pa.diagnose.consumer_stages(frames)
+    assert [(j, str(s)) for j, s in zip(stages["job_id"], stages["stage"], strict=True)] == [
+        ("18-2", "queue_declared"),
+        ("21-4", "queue_declared"),
+        ("21-4", "consumer_attached"),
+    ]
+    assert stages["is_upper_bound"].all()  # already there in the first snapshot
+    assert stages["since_configure_s"].isna().all()
+    assert pa.diagnose.consumer(frames) == []
+    status, found, err = _diagnose_json(root, capsys)
+    assert "Traceback" not in err
+    assert status == 1  # QUEUE_BACKLOG is critical
+    assert {(f["code"], f["subject"]) for f in found} == {
+        ("QUEUE_BACKLOG", "prisma-210-1000-alerts"),
+        ("QUEUE_ORPHANED", "grpc-job-18-2"),
+    }
+
+
+def test_a_job_id_only_in_a_queue_name_and_a_pod_without_job() -> None:
+    parts = started_job("35-1", "grpc-job-35-1-m4x7t", pod_s=2, started_s=3)
+    parts["job_metadata"] = [poll("35-1", 4, 200, 1)]
+    parts["pods"].append(pod("panda-panda-segy-recorder-6c9d8f7b5-x2x9k", -3600, item=2))  # no job at all
+    parts["queues"] = [
+        {"ts": at(10), "source": "rabbitmq/snapshots.jsonl", "line_no": 1, "vhost": "/", "queue": q, "job_id": j}
+        | {"messages_ready": 37, "consumer_count": 0}
+        for q, j in (("grpc-job-9-1", "9-1"), ("grpc-job-35-1", "35-1"))
+    ]
+    f = frames(60, **parts)
+    stages = pa.diagnose.consumer_stages(f)
+    assert set(stages["job_id"]) == {"35-1", "9-1"}
+    assert "panda-panda-segy-recorder-6c9d8f7b5-x2x9k" not in set(stages["pod"].dropna())
+    orphan = stages[stages["job_id"] == "9-1"]
+    assert list(orphan["stage"].astype(str)) == ["queue_declared"]
+    assert orphan["since_configure_s"].isna().all()
+    assert pa.diagnose.consumer(f) == []  # 35-1 ready in 4 s; 9-1 has no configure to judge from
+
+
+def test_missing_times_fall_back_or_leave_the_stage_out() -> None:
+    # the configure line without a time (NaT): the first timed poll is the configure instead;
+    # the pod's PodScheduled time and the Started event are missing: those stages are left out
+    parts = started_job("36-1", "grpc-job-36-1-t0m3s", pod_s=2, started_s=3)
+    parts["focus"] = [configure("36-1") | {"ts": None}]
+    parts["pods"][0]["scheduled_at"] = None
+    parts["events"] = [e for e in parts["events"] if e["reason"] != "Scheduled"]
+    parts["events"][-1] |= {"ts": None, "first_ts": None, "last_ts": None}
+    parts["job_metadata"] = [
+        poll("36-1", 0.5, 404, 1) | {"ts": None},
+        poll("36-1", 1, 404, 2),
+        poll("36-1", 50, 200, 3),
+    ]
+    f = frames(60, **parts)
+    stages = pa.diagnose.consumer_stages(f).set_index("stage")
+    assert stages.loc["configure", "line_no"] == 2  # the first poll that has a time
+    assert stages.loc["configure", "text"].startswith("first GET /metadata/36-1 poll (404)")
+    assert set(stages.index.astype(str)) == {
+        "configure",
+        "job_created",
+        "pod_created",
+        "image_pulled",
+        "metadata_ready",
+    }
+    assert stages["ts"].notna().all()
+    found = pa.diagnose.consumer(f)
+    assert [(x.code, x.subject) for x in found] == [(Code.CONSUMER_SLOW, "36-1")]
+    assert found[0].metrics["ready_s"] == 49.0
+
+
+def test_stages_out_of_order_from_clock_skew() -> None:
+    # the pod's creationTimestamp is 0.4 s before the Focus line (node clocks differ): the
+    # offset is negative, the step into it counts as 0 s, the summary shows the sign
+    parts = started_job("37-1", "grpc-job-37-1-q9z8x", pod_s=-0.4, started_s=2)
+    parts["events"] = [e for e in parts["events"] if e["reason"] == "Scheduled"]
+    found = pa.diagnose.consumer(frames(60, **parts))
+    assert [x.code for x in found] == [Code.CONSUMER_NOT_CREATED]
+    assert found[0].summary.endswith("reached pod scheduled at -0.4 s, then no image pulled")
+    assert found[0].metrics["last_stage_s"] == pytest.approx(-0.4)
+    # a ready consumer whose metadata 200 is stamped before the analyzer's consumer line
+    parts = started_job("37-2", "grpc-job-37-2-w1v2b", pod_s=2, started_s=3)
+    parts["analyzer"] = [
+        analyzer("37-2", "grpc-job-37-2-w1v2b", 4, "queue_declared", "Declared queue grpc-job-37-2", 3),
+        analyzer("37-2", "grpc-job-37-2-w1v2b", 45, "consumer_started", "Consumer started on queue grpc-job-37-2", 6),
+    ]
+    parts["job_metadata"] = [poll("37-2", 44, 200, 1)]
+    found = pa.diagnose.consumer(frames(90, **parts))
+    assert [x.code for x in found] == [Code.CONSUMER_SLOW]
+    assert "slowest stage: queue declared → consumer attached, 41.0 s" in found[0].summary
+    assert found[0].metrics["metadata_ready_s"] == 44.0
+
+
+def test_duplicate_pods_and_events_change_nothing() -> None:
+    parts = started_job("38-1", "grpc-job-38-1-d3d3d", pod_s=12, started_s=14)
+    parts["job_metadata"] = [poll("38-1", 15, 200, 1)]
+    once = pa.diagnose.consumer(frames(60, **parts))
+    twice = {k: v + v if k in ("pods", "events") else v for k, v in parts.items()}
+    assert pa.diagnose.consumer(frames(60, **twice)) == once
+    assert [x.code for x in once] == [Code.CONSUMER_SLOW]
+
+
+def test_null_texts_and_empty_ids_do_not_crash() -> None:
+    parts = started_job("39-1", "grpc-job-39-1-n0n0n", pod_s=2, started_s=3)
+    parts["events"].append(event("grpc-job-39-1", "SuccessfulCreate", 1, kind="Job", item=4) | {"message": None})
+    parts["job_metadata"] = [poll("39-1", 5, 200, 1) | {"body": None}, poll("", 1, 404, 2)]
+    parts["pods"].append(pod("grpc-job--abcde", 1, item=3) | {"labels": None, "owner_kind": None})
+    f = frames(60, **parts)
+    stages = pa.diagnose.consumer_stages(f)
+    assert set(stages["job_id"]) == {"39-1"}  # "" is no job id
+    ready = stages[stages["stage"] == "metadata_ready"]
+    assert list(ready["text"]) == ["GET /metadata/39-1 → 200"]
+    assert pa.diagnose.consumer(f) == []
+
+
+# --------------------------------------------------------------------------- the benchmark's synthetic platform
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "rules_bench", Path(__file__).parents[2] / "benchmarks" / "rules_bench.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rules_benchmark_runs_and_judges_each_kind(capsys) -> None:
+    bench = _bench()
+    result = bench.measure(24)  # two jobs of each kind (the script's default is 2,000)
+    assert result["findings"] == {"CONSUMER_NOT_CREATED": 2, "CONSUMER_SLOW": 2, "POD_NOT_CREATED": 2}
+    f = bench.synthetic_frames(24)
+    found = {x.subject: x for x in pa.diagnose.consumer(f)}
+    kinds = {f"{20 + i // 50}-{i % 50}": bench.KINDS[i % len(bench.KINDS)] for i in range(24)}
+    assert {kinds[j] for j in found} == {"slow", "no_pod", "no_consumer"}
+    assert all(
+        (x.code, kinds[x.subject])
+        in {(Code.CONSUMER_SLOW, "slow"), (Code.POD_NOT_CREATED, "no_pod"), (Code.CONSUMER_NOT_CREATED, "no_consumer")}
+        for x in found.values()
+    )
+    stages = pa.diagnose.consumer_stages(f)
+    by_job = dict(list(stages.groupby("job_id", sort=False)))
+    outside = [j for j, k in kinds.items() if k == "outside_window"]
+    assert all("configure" not in set(by_job[j]["stage"].astype(str)) for j in outside)
+    pattern = next(j for j, k in kinds.items() if k == "pattern_only")
+    listed = set(f.pods["pod"].astype(str))
+    rows = by_job[pattern].dropna(subset=["matched_by"])  # the pod stages (analyzer lines name a pod too)
+    how = {(p in listed, m) for p, m in zip(rows["pod"], rows["matched_by"], strict=True)}
+    # its listed pod by the name pattern only; a pod deleted since, named in the Job's event, by name
+    assert how == {(True, "pattern"), (False, "name")}
+    label = next(j for j, k in kinds.items() if k == "label_only")
+    rows = by_job[label].set_index("stage")
+    assert rows.loc["pod_created", "matched_by"] == "label"
+    assert rows.loc["pod_created", "since_configure_s"] == pytest.approx(-0.4)  # the clock skew
+    assert "9-0" in by_job  # the orphaned queue's job id
+    assert bench.main(["--jobs", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "consumer rule:" in out
+    assert "findings: CONSUMER_NOT_CREATED 1, CONSUMER_SLOW 1, POD_NOT_CREATED 1" in out
