@@ -8,6 +8,12 @@ axis per job, from whichever evidence the bundle has (Focus logs, Kubernetes Job
 events / container status, metadata polls, RabbitMQ snapshots, analyzer logs);
 :func:`consumer` judges the timeline: ``POD_NOT_CREATED``, ``CONSUMER_NOT_CREATED``,
 ``CONSUMER_SLOW``.
+
+Shape (STYLE.md, after ``_alerts.alert_trace``): :func:`_select` cuts every frame once into
+per-job and per-pod row lists (one pass or one vectorised mask per frame); the stage table
+and the rule then read only a job's own rows. The rule is select (:class:`_Job`) → verdict
+(:func:`_verdict`: the code and its numbers) → narration (:func:`_narrate`: summary,
+evidence, next steps). ``benchmarks/rules_bench.py`` times it on 2,000 job pods.
 """
 
 from __future__ import annotations
@@ -666,7 +672,11 @@ def consumer_stages(frames: Frames, *, job_id: str | None = None) -> pd.DataFram
     (first RabbitMQ snapshot listing ``grpc-job-<job_id>`` or the analyzer's ``Declared
     queue``), ``consumer_attached`` (first snapshot with a consumer on it, or the analyzer's
     ``Consumer started``) and ``metadata_ready`` (first 2xx ``GET /metadata/{job_id}`` poll;
-    the Focus access log's 2xx answer only when the bundle has no polls of that job). When several sources have a stage the earliest wins.
+    the Focus access log's 2xx answer only when the bundle has no polls of that job). When
+    several sources have a stage the earliest wins. Evidence without a time dates nothing
+    and is left out (a configure line without a time gives way to the first timed poll).
+    A job seen without any configure evidence (configured before the collected window, or
+    known only from its queue name) keeps its rows, with ``since_configure_s`` NaN.
 
     Job ids are those of Focus configure lines, Jobs, pods, per-job queues, metadata polls
     and analyzer logs. Pods belong to a job by their ``job_id`` label (``label``), their
