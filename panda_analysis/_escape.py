@@ -151,17 +151,22 @@ def href(url: object) -> str:
     return _URL_UNSAFE.sub(_percent, raw.strip())
 
 
-def plotly(text: object) -> str:
+def plotly(text: object, *, template: bool = False) -> str:
     """Text for a plotly label (hover text, trace name, tick label, title, annotation).
 
     Plotly draws its strings as a small HTML subset (``<br>``, ``<b>``, ``<a href>``, ...) and
     decodes ``&lt;``-style entities, so ``& < >`` are escaped; quotes stay (plotly does not
-    decode ``&quot;``), and controls, line breaks included, are shown visibly.
+    decode ``&quot;``), and controls, line breaks included, are shown visibly. With
+    ``template`` (text put into a ``hovertemplate``) ``%`` is written ``&#37;`` as well, so a
+    ``%{y}`` in a queue name is shown, not filled in.
 
     >>> plotly('<a href="https://evil.example">"click"</a>\\n')
     '&lt;a href="https://evil.example"&gt;"click"&lt;/a&gt;\\\\n'
+    >>> plotly("q-%{y}", template=True)
+    'q-&#37;{y}'
     """
-    return _html.escape(visible(text), quote=False)
+    out = _html.escape(visible(text), quote=False)
+    return out.replace("%", "&#37;") if template else out
 
 
 # ------------------------------------------------------------------ Markdown (CommonMark + GFM)

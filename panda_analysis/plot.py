@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import html
 import inspect
 import textwrap
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # the rules' own definitions (some private), so that a plot never disagrees with its finding
+from panda_analysis import _escape as escape
 from panda_analysis import diagnose as _diagnose
 from panda_analysis.diagnose._alerts import STAGES as ALERT_STAGES
 from panda_analysis.diagnose._consumer import STAGE_LABELS, STAGES
@@ -106,9 +106,32 @@ def _isos(series: pd.Series) -> list[str | None]:
 
 
 def _hover(text: Any, width: int = 100, lines: int = 6) -> str:
-    """Evidence text made safe for plotly's hover labels: escaped, wrapped, bounded."""
-    wrapped = textwrap.wrap(_text(text), width=width, max_lines=lines, placeholder=" …") or [""]
-    return "<br>".join(html.escape(part, quote=False) for part in wrapped)
+    """Evidence text made safe for plotly's hover labels: escaped, controls shown, wrapped, bounded.
+
+    Its own line breaks stay line breaks (``<br>``); other controls are shown (``\\x1b``), so
+    textwrap never turns a CR or a form feed into a silent space.
+    """
+    shown = escape.visible(_text(text), keep="\n").split("\n")
+    wrapped = [part for line in shown for part in (textwrap.wrap(line, width=width) or [""])]
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[: lines - 1], textwrap.shorten(wrapped[lines - 1] + " …", width=width, placeholder=" …")]
+    return "<br>".join(escape.plotly(part) for part in wrapped)
+
+
+def _label(value: Any) -> str:
+    """A name or title part from evidence for a plotly label (legend, tick, annotation)."""
+    return escape.plotly(_text(value))
+
+
+def _category_ticks(fig: go.Figure, categories: Sequence[str], *, axis: str = "y") -> None:
+    """Tick labels of a category axis escaped, when a category (a pod, job or alert id) needs it.
+
+    The data keep the real names (hover and selection use them); only the drawn labels change.
+    """
+    labels = [_label(c) for c in categories]
+    if labels != [str(c) for c in categories]:
+        update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+        update(tickmode="array", tickvals=list(categories), ticktext=labels)
 
 
 def _where(source: Any, line_no: Any) -> str:
@@ -126,7 +149,7 @@ def _code(text: Any) -> str:
 def _figure(title: str, *, x: str, y: str, height: int | None = None) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(
-        title={"text": title},
+        title={"text": escape.plotly(title)},
         xaxis_title={"text": x},
         yaxis_title={"text": y},
         hovermode="closest",
@@ -139,7 +162,7 @@ def _figure(title: str, *, x: str, y: str, height: int | None = None) -> go.Figu
 
 def _annotate(fig: go.Figure, text: str) -> go.Figure:
     fig.add_annotation(
-        text=html.escape(text, quote=False),
+        text=escape.plotly(text),
         xref="paper",
         yref="paper",
         x=0.5,
@@ -266,10 +289,10 @@ def _add_bars(
                 x=_isos(centres),
                 y=rows["n"].astype(int).tolist(),
                 width=width_ms * 0.9,
-                name=group,
+                name=_label(group),
                 marker={"color": colors.get(group, "#7f7f7f"), "line": {"width": 0}},
                 customdata=_isos(rows["bucket"]),
-                hovertemplate=f"{html.escape(group, quote=False)}<br>%{{y}} {unit} from %{{customdata}} UTC<extra></extra>",
+                hovertemplate=f"{escape.plotly(group, template=True)}<br>%{{y}} {unit} from %{{customdata}} UTC<extra></extra>",
             )
         )
 
@@ -360,10 +383,10 @@ def timeline(frames: Frames, *, findings: Sequence[Finding] | None = None) -> go
             )
         counts = part["count"].fillna(1).astype(int)
         hover = [
-            f"<b>{sev}</b> · {kind} · {html.escape(str(comp), quote=False)}<br>{_hover(text)}"
+            f"<b>{sev}</b> · {kind} · {_label(comp)}<br>{_hover(text)}"
             f"<br>{_iso(ts)} UTC" + (f" → {_iso(end)}" if not _missing(end) else "")
             + (f"<br>×{n}" if n > 1 else "")
-            + (f"<br>{html.escape(w, quote=False)}" if (w := _where(src, line)) else "")
+            + (f"<br>{_label(w)}" if (w := _where(src, line)) else "")
             for sev, kind, comp, text, ts, end, n, src, line in zip(
                 part["severity"], part["kind"], part["component"], part["text"], part["ts"],
                 part["end_ts"], counts, part["source"], part["line_no"], strict=True,
@@ -434,6 +457,7 @@ def timeline(frames: Frames, *, findings: Sequence[Finding] | None = None) -> go
         )
     fig.update_xaxes(type="date")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, autorange="reversed")
+    _category_ticks(fig, rows)
     return fig
 
 
@@ -503,14 +527,16 @@ def fiber(frames: Frames) -> go.Figure:
         row_heights=[0.65, 0.35],
         specs=[[{"secondary_y": True}], [{}]],
     )
-    fig.update_layout(title={"text": title}, hovermode="x unified", height=520, legend={"orientation": "h", "y": -0.15})
+    fig.update_layout(
+        title={"text": escape.plotly(title)}, hovermode="x unified", height=520, legend={"orientation": "h", "y": -0.15}
+    )
     if not lm.empty:
         ok_mask = ok_probes(lm)
         ok = lm[ok_mask]
         failed = lm[~ok_mask]
         hover = [
-            f"status {_text(s)}, sw_version {html.escape(_text(v), quote=False) or '-'}"
-            f"{'<br>' + html.escape(_text(d), quote=False) if _text(d) else ''}"
+            f"status {_label(s)}, sw_version {_label(v) or '-'}"
+            f"{'<br>' + _hover(d, 90, 3) if _text(d) else ''}"
             for s, v, d in zip(ok["status"], ok["sw_version"], ok["fiber_description"], strict=True)
         ]
         for name, color, secondary in (("prr", "#1f77b4", False), ("dx", "#9467bd", True)):
@@ -693,7 +719,7 @@ def retry_storm(frames: Frames, *, findings: Sequence[Finding] | None = None, fr
             layer="below",
             name=f"RETRY_STORM {client}",
             annotation={
-                "text": html.escape(f"storm: {client}", quote=False),
+                "text": escape.plotly(f"storm: {client}"),
                 "font": {"size": 11, "color": "#8c1a1b"},
                 "yshift": -16 * (i % 4),
             },
@@ -883,7 +909,7 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
             )  # fmt: skip
         hover = []
         for r in runs.to_dict("records"):
-            parts = [f"<b>last termination</b>: {html.escape(_text(r['last_reason']) or 'terminated', quote=False)}"]
+            parts = [f"<b>last termination</b>: {_label(_text(r['last_reason']) or 'terminated')}"]
             if not _missing(r["last_exit_code"]):
                 parts.append(f"exit code {int(r['last_exit_code'])}")
             if not _missing(r["last_signal"]):
@@ -895,7 +921,7 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
             line += f"<br>at {_iso(r['last_finished_at'])} UTC; {int(r['restart_count'] or 0)} restarts so far"
             if _text(r["last_message"]):
                 line += f"<br>{_hover(r['last_message'], 90, 4)}"
-            line += f"<br>{html.escape(_where(r['source'], r['line_no']), quote=False)}"
+            line += f"<br>{_label(_where(r['source'], r['line_no']))}"
             hover.append(line)
         fig.add_trace(
             go.Scatter(
@@ -904,7 +930,7 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
                 mode="markers+text",
                 name="last termination",
                 text=[
-                    f"{_text(r) or 'terminated'}"
+                    f"{_label(r) or 'terminated'}"
                     + (f", exit {int(c)}" if not _missing(c) else "")
                     + f" · {int(n) if not _missing(n) else 0} restarts"
                     for r, c, n in zip(runs["last_reason"], runs["last_exit_code"], runs["restart_count"], strict=True)
@@ -928,20 +954,20 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
             if state == "waiting":
                 when = now if now is not None else r["ts"]
                 reason = _text(r["waiting_reason"]) or "waiting"
-                text = f"waiting: {html.escape(reason, quote=False)}"
+                text = f"waiting: {_label(reason)}"
                 if _text(r["waiting_message"]):
                     text += f"<br>{_hover(r['waiting_message'], 90, 3)}"
                 color = "#ff7f0e"
             else:
                 when = r["started_at"]
-                text = f"{state or 'state unknown'} since {_iso(when) or '?'} UTC"
+                text = f"{_label(state) or 'state unknown'} since {_iso(when) or '?'} UTC"
                 color = "#2ca02c" if state == "running" else "#7f7f7f"
             if _missing(when):
                 continue
             xs2.append(_iso(when))
             ys2.append(name)
             colors.append(color)
-            hover2.append(f"<b>current state</b>: {text}<br>ready: {_text(r['is_ready']) or '?'}")
+            hover2.append(f"<b>current state</b>: {text}<br>ready: {_label(r['is_ready']) or '?'}")
         if xs2:
             fig.add_trace(
                 go.Scatter(
@@ -970,7 +996,7 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
                 count = 1 if _missing(r["count"]) else int(r["count"])
                 text = (
                     f"<b>{reason}</b> ×{count}<br>{_hover(r['message'], 90, 3)}<br>first {_iso(first)}, last {_iso(last)} UTC"
-                    f"<br>{html.escape(_where(r['source'], r['line_no']), quote=False)}"
+                    f"<br>{_label(_where(r['source'], r['line_no']))}"
                 )
                 points = [first] if _missing(last) or last == first else [first, last]
                 for ts in points:
@@ -1003,8 +1029,8 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
                     name="restart (kubectl get pods text)",
                     marker={"color": "#d62728", "symbol": "x-open", "size": 12},
                     hovertext=[
-                        f"<b>{html.escape(_text(s), quote=False)}</b>, {int(n or 0)} restarts, last about "
-                        f"{_iso(t)} UTC<br>{html.escape(_where(src, ln), quote=False)}"
+                        f"<b>{_label(s)}</b>, {int(n or 0)} restarts, last about "
+                        f"{_iso(t)} UTC<br>{_label(_where(src, ln))}"
                         for s, n, t, src, ln in zip(
                             known["status"], known["restart_count"], known["last_restart_at"],
                             known["source"], known["line_no"], strict=True,
@@ -1015,6 +1041,7 @@ def crashloop(frames: Frames, *, pod: str | None = None) -> go.Figure:
             )  # fmt: skip
     fig.update_xaxes(type="date")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows, autorange="reversed")
+    _category_ticks(fig, rows)
     return fig
 
 
@@ -1103,11 +1130,11 @@ def consumer(frames: Frames, *, job_id: str | None = None) -> go.Figure:
         if not segs:
             continue
         hover = [
-            f"job {html.escape(s['job'], quote=False)}: <b>{STAGE_LABELS[stage]}</b> at {s['offset']:.3f} s "
+            f"job {_label(s['job'])}: <b>{STAGE_LABELS[stage]}</b> at {s['offset']:.3f} s "
             f"after {origins[s['job']]}{' (upper bound)' if s['upper'] else ''}<br>{_iso(s['ts'])} UTC"
-            + (f", pod {html.escape(s['pod'], quote=False)}" if s["pod"] else "")
+            + (f", pod {_label(s['pod'])}" if s["pod"] else "")
             + f"<br>{_hover(s['text'], 90, 3)}"
-            + (f"<br>{html.escape(s['where'], quote=False)}" if s["where"] else "")
+            + (f"<br>{_label(s['where'])}" if s["where"] else "")
             for s in segs
         ]
         fig.add_trace(
@@ -1135,6 +1162,7 @@ def consumer(frames: Frames, *, job_id: str | None = None) -> go.Figure:
         )  # fmt: skip
     fig.update_xaxes(rangemode="tozero")
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=jobs, autorange="reversed")
+    _category_ticks(fig, jobs)
     return fig
 
 
@@ -1192,14 +1220,14 @@ def queues(frames: Frames, *, queue: str | None = None) -> go.Figure:
     ready, unacked, consumers = pivot("messages_ready"), pivot("messages_unacknowledged"), pivot("_consumers")
     x = _isos(pd.Series(snapshots))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.6, 0.4])
-    fig.update_layout(title={"text": title}, hovermode="x unified", height=560)
+    fig.update_layout(title={"text": escape.plotly(title)}, hovermode="x unified", height=560)
     for i, name in enumerate(shown):
         color = _QUALITATIVE[i % len(_QUALITATIVE)]
-        label = html.escape(str(name), quote=False)
+        label, legend = escape.plotly(name, template=True), _label(name)
         common = {"legendgroup": str(name), "connectgaps": False}
         fig.add_trace(
             go.Scatter(
-                x=x, y=ready[name].tolist(), mode="lines+markers", name=f"{name} ready",
+                x=x, y=ready[name].tolist(), mode="lines+markers", name=f"{legend} ready",
                 line={"color": color}, marker={"size": 5},
                 hovertemplate=f"{label}: %{{y}} ready<extra></extra>", **common,
             ),
@@ -1207,7 +1235,7 @@ def queues(frames: Frames, *, queue: str | None = None) -> go.Figure:
         )  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=x, y=unacked[name].tolist(), mode="lines", name=f"{name} unacked",
+                x=x, y=unacked[name].tolist(), mode="lines", name=f"{legend} unacked",
                 line={"color": color, "dash": "dot"}, showlegend=False,
                 hovertemplate=f"{label}: %{{y}} unacknowledged<extra></extra>", **common,
             ),
@@ -1215,7 +1243,7 @@ def queues(frames: Frames, *, queue: str | None = None) -> go.Figure:
         )  # fmt: skip
         fig.add_trace(
             go.Scatter(
-                x=x, y=consumers[name].tolist(), mode="lines+markers", name=f"{name} consumers",
+                x=x, y=consumers[name].tolist(), mode="lines+markers", name=f"{legend} consumers",
                 line={"color": color, "shape": "hv"}, marker={"size": 5}, showlegend=False,
                 hovertemplate=f"{label}: %{{y}} consumers<extra></extra>", **common,
             ),
@@ -1313,11 +1341,11 @@ def alerts(frames: Frames, *, alert_id: str | None = None) -> go.Figure:
         if part.empty:
             continue
         hover = [
-            f"<b>{html.escape(str(a), quote=False)}</b> · {st}: <b>{status.replace('_', ' ')}</b>"
+            f"<b>{_label(a)}</b> · {_label(st)}: <b>{status.replace('_', ' ')}</b>"
             + (f"<br>{_iso(ts)} UTC" if not _missing(ts) else "")
             + (f"<br>{_hover(d, 90, 2)}" if _text(d) else "")
             + (f"<br>{_hover(t, 90, 3)}" if _text(t) else "")
-            + (f"<br>{html.escape(w, quote=False)}" if (w := _where(src, ln)) else "")
+            + (f"<br>{_label(w)}" if (w := _where(src, ln)) else "")
             for a, st, ts, d, t, src, ln in zip(
                 part["alert_id"], part["stage"], part["ts"], part["detail"], part["text"],
                 part["source"], part["line_no"], strict=True,
@@ -1341,4 +1369,5 @@ def alerts(frames: Frames, *, alert_id: str | None = None) -> go.Figure:
         )  # fmt: skip
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=stages)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=ids, autorange="reversed")
+    _category_ticks(fig, ids)
     return fig
