@@ -67,7 +67,8 @@ def _fmt_ts(value: object) -> str:
 def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
     inv = bundle.inventory()
     created = bundle.manifest.get("created_at", "unknown")
-    print(f"Bundle {bundle.origin}  (format {bundle.format}, created {created})", file=out)
+    # evidence text (names, samples, manifest values) never reaches the terminal raw (issue #11)
+    print(f"Bundle {terminal(bundle.origin)}  (format {terminal(bundle.format)}, created {terminal(created)})", file=out)
     header = f"{'part':<18} {'files':>5} {'rows':>7} {'unparsed':>8}  {'first (UTC)':<19}  {'last (UTC)':<19}"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -76,7 +77,7 @@ def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
             continue
         rows = "-" if not row.present else str(row.rows)
         line = (
-            f"{row.part:<18} {row.files:>5} {rows:>7} {row.unparsed:>8}  "
+            f"{terminal(row.part):<18} {row.files:>5} {rows:>7} {row.unparsed:>8}  "
             f"{_fmt_ts(row.first_ts):<19}  {_fmt_ts(row.last_ts):<19}"
         )
         if not row.present:
@@ -84,13 +85,16 @@ def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
         print(line, file=out)
     bad = inv[inv["unparsed"] > 0]
     for row in bad.itertuples(index=False):
-        print(f"  unparsed in {row.part}: {row.unparsed} line(s), e.g. {row.unparsed_sample}", file=out)
+        print(f"  unparsed in {terminal(row.part)}: {row.unparsed} line(s), e.g. {terminal(row.unparsed_sample)}", file=out)
     strays = inv[(inv["part"] == "unrecognised") & (inv["files"] > 0)]
     for row in strays.itertuples(index=False):
-        print(f"  {row.files} file(s) no parser reads, e.g. {row.unparsed_sample}", file=out)
+        print(f"  {row.files} file(s) no parser reads, e.g. {terminal(row.unparsed_sample)}", file=out)
     refused = inv[(inv["part"] == "refused") & (inv["files"] > 0)]
     for row in refused.itertuples(index=False):
-        print(f"  {row.files} entr{'y' if row.files == 1 else 'ies'} refused (never read), e.g. {row.unparsed_sample}", file=out)
+        print(
+            f"  {row.files} entr{'y' if row.files == 1 else 'ies'} refused (never read), e.g. {terminal(row.unparsed_sample)}",
+            file=out,
+        )
 
 
 def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
@@ -102,7 +106,7 @@ def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
             counts = df[column].value_counts(dropna=True)
             if counts.empty:
                 continue
-            top = ", ".join(f"{value} ×{count}" for value, count in counts.head(5).items())
+            top = ", ".join(f"{terminal(value)} ×{count}" for value, count in counts.head(5).items())
             more = f" (+{len(counts) - 5} more)" if len(counts) > 5 else ""
             print(f"   {column}: {top}{more}", file=out)
 
@@ -205,15 +209,18 @@ def _print_findings(found: list[Finding], *, out: TextIO, colour: bool, runbook_
             sev = f"{_COLOURS[f.severity]}{sev}\033[0m"
         when = f"{_fmt_ts(f.first_seen)} .. {_fmt_ts(f.last_seen)} UTC"
         change = f"[{f.change.upper()}] " if f.change else ""
-        print(f"\n{change}{sev} {f.code}  {f.component}{f' [{f.subject}]' if f.subject else ''}  {when}", file=out)
-        print(wrap.fill(f.summary), file=out)
+        # every text from evidence through terminal(): no escape sequence, CR or bidi override acts (issue #11)
+        about = terminal(f.component) + (f" [{terminal(f.subject)}]" if f.subject else "")
+        print(f"\n{change}{sev} {f.code}  {about}  {when}", file=out)
+        print(wrap.fill(terminal(f.summary)), file=out)
         for e in f.evidence[:3]:
-            room = max(80, width - 8 - len(e.where))
-            text = " ".join(e.text.split())
-            print(f"    > {e.where}: {text if len(text) <= room else text[: room - 1] + '…'}", file=out)
+            where = terminal(e.where)
+            room = max(80, width - 8 - len(where))
+            text = terminal(" ".join(e.text.split()))
+            print(f"    > {where}: {text if len(text) <= room else text[: room - 1] + '…'}", file=out)
         for i, step in enumerate(f.next_steps, start=1):
-            print(textwrap.fill(step, width=width, initial_indent=f"    {i}. ", subsequent_indent="       "), file=out)
-        print(f"    runbook: {ticket.runbook_link(f, runbook_url)}", file=out)
+            print(textwrap.fill(terminal(step), width=width, initial_indent=f"    {i}. ", subsequent_indent="       "), file=out)
+        print(f"    runbook: {terminal(ticket.runbook_link(f, runbook_url))}", file=out)
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
