@@ -1,0 +1,300 @@
+"""Peak memory on hostile evidence (issue #11): sparse logs, huge members, huge JSON lines.
+
+Usage::
+
+    python benchmarks/hostile_bench.py [--ingress-mib N] [--sparse-gib G] [--check]
+
+Each case builds a bundle in a temporary directory (sparse files cost no disk) and runs the
+parser or the command in a fresh interpreter, which prints its own peak RSS (``VmHWM``).
+Every figure is read in this one run and printed next to the same interpreter's baseline
+(importing the package and parsing an empty bundle), as a ratio:
+
+* ``sparse focus`` / ``sparse ingress`` / ``sparse analyzer``: a G GiB (default 2) sparse
+  log of NUL bytes, no newline, then one real line: ``pa.parse.frames`` must not hold it
+  (peak over baseline under 64 MiB, i.e. a ratio to the file size near 0);
+* ``diagnose sparse``: ``panda-analysis diagnose --json`` on that bundle, end to end;
+* ``big ingress``: an N MiB (default 1024, as big as a tar member may be) access log with
+  dirty lines in it (cut mid-field, odd quotes, a 1 MB user agent, NUL bytes, banners): peak
+  RSS over the resulting frame's own memory (``memory_usage(deep=True)``), which is what any
+  parser must hold; target at most 2.5x the frame (the pieces' columns and the concatenated
+  frame coexist for a moment; the file itself is never held whole);
+* ``snapshot 5k queues``: one RabbitMQ management snapshot line holding 5,000 queues (several
+  MB on one line, as a busy broker gives): every queue becomes a row (checked), peak over
+  baseline reported;
+* ``serve limitBytes``: ``serve-bundle`` answering ``limitBytes=100`` and ``tailLines=5`` on the
+  sparse log: the server's peak RSS over its own idle RSS.
+
+The exit status is 0 (a report) unless ``--check`` is given: then 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingress_bench import generate
+
+MANIFEST = {"format": "panda-bundle/1", "created_at": "2025-11-13T12:30:00Z", "source": "hostile_bench"}
+FOCUS = "logs/panda/panda-panda-focus-server-78dbcfd9d9-kjj77/focus-server.log"
+INGRESS = "logs/kube-system/ingress-nginx-controller-55694fd6ff-rqgp9/controller.log"
+ANALYZER = "logs/panda/grpc-job-20-1-h7x2k/baby-analyzer.log"
+FOCUS_LINE = (
+    "2025-11-08T13:18:00.414756434Z 2025-11-08T13:18:00+0000 ERROR pz.focus_server Cannot configure job - "
+    "validation failed: Cannot proceed: Missing required fiber metadata fields: prr\n"
+)
+SPARSE_EXTRA_MIB = 64  # allowed peak over the baseline for a sparse file of any size
+BIG_OVER_FRAME = 2.5  # allowed peak RSS over the frame's own memory for a big access log
+
+_PEAK = """
+def _peak_mib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+"""
+
+
+def _run_python(code: str, *args: str) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object last."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK + code, *args], capture_output=True, text=True, check=False, timeout=3600
+    )
+    if done.returncode != 0:
+        msg = f"benchmark child failed ({done.returncode}):\n{done.stderr[-3000:]}"
+        raise RuntimeError(msg)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_FRAMES = """
+import json, sys, panda_analysis as pa
+frames = pa.parse.frames(pa.load_bundle(sys.argv[1]))
+rows = {name: len(df) for name, df in frames.items() if len(df)}
+unparsed = {name: int(df.attrs.get("unparsed", 0)) for name, df in frames.items() if df.attrs.get("unparsed")}
+frame_mib = sum(df.memory_usage(deep=True).sum() for _, df in frames.items()) / 2**20
+print(json.dumps({"peak": _peak_mib(), "rows": rows, "unparsed": unparsed, "frame_mib": frame_mib}))
+"""
+
+_DIAGNOSE = """
+import json, sys, contextlib, io
+from panda_analysis import cli
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    status = cli.main(["diagnose", sys.argv[1], "--json"])
+codes = sorted({f["code"] for f in json.loads(out.getvalue())})
+print(json.dumps({"peak": _peak_mib(), "status": status, "codes": codes}))
+"""
+
+
+def _bundle(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True)
+    (root / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def _sparse(path: Path, size: int, tail: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.truncate(size)
+        handle.seek(size)
+        handle.write(b"\n" + tail)
+
+
+def _dirty_lines() -> bytes:
+    """Lines that real access logs hold besides the access lines (each kind a few times)."""
+    agent = "Mozilla/5.0 " + "A" * (1 << 20)
+    lines = [
+        '10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET /focus-server/live_metadata HTTP/1.1" 200 1184 "-" "python-requ',  # cut
+        '10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET /x"y" HTTP/1.1" 400 0 "-" "curl/8.5.0" 80 0.000 [] [] - - - - 00ff',
+        f'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET / HTTP/1.1" 200 1520 "-" "{agent}" 300 0.001 [webapp-80] [] 10.42.1.2:80 1520 0.001 200 ab12',
+        "\x00\x00\x00\x00 binary junk \x00",
+        "-------------------------------------------------------------------------------",
+        "NGINX Ingress controller",
+        "  Release:       v1.9.4",
+        "W1113 12:00:01.000000       7 controller.go:1214] Service \"panda/panda\" does not have any active Endpoint.",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+def _big_ingress(path: Path, mib: int) -> None:
+    """About ``mib`` MiB of access lines (ingress_bench's generator) with dirty lines between pieces."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    generate(part, 200_000)
+    block = part.read_bytes()
+    part.unlink()
+    dirty = _dirty_lines()
+    with path.open("wb") as out:
+        written = 0
+        while written < mib * 2**20:
+            out.write(block)
+            out.write(dirty)
+            written += len(block) + len(dirty)
+
+
+def _snapshot_line(queues: int) -> bytes:
+    rows = [
+        {
+            "name": f"grpc-job-{i // 10}-{i % 10}", "vhost": "/", "messages": i % 7, "messages_ready": i % 7,
+            "messages_unacknowledged": 0, "consumers": i % 2, "state": "running", "durable": False,
+            "auto_delete": False, "arguments": {}, "node": "rabbit@rabbitmq-panda-0",
+            "message_stats": {"publish": i, "publish_details": {"rate": 0.0}},
+        }
+        for i in range(queues)
+    ]
+    snapshot = {"at": "2025-11-13T12:00:00Z", "overview": {"rabbitmq_version": "3.12.13"}, "queues": rows, "consumers": []}
+    return (json.dumps(snapshot, separators=(",", ":")) + "\n").encode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _vm_hwm(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def _vm_rss(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def _serve_case(bundle: Path, pod_path: str) -> dict:
+    """Peak RSS of serve-bundle answering limitBytes / tailLines on the sparse log."""
+    port = _free_port()
+    kubeconfig = bundle.parent / "serve-kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "panda_analysis", "serve-bundle", str(bundle), "--port", str(port), "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/version", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        idle = _vm_rss(proc.pid)
+        _, namespace, pod, container = pod_path.removesuffix(".log").split("/")
+        url = f"{base}/api/v1/namespaces/{namespace}/pods/{pod}/log?container={container}"
+        started = time.perf_counter()
+        got = urllib.request.urlopen(f"{url}&limitBytes=100", timeout=120).read()
+        tail = urllib.request.urlopen(f"{url}&tailLines=1", timeout=120).read()
+        seconds = time.perf_counter() - started
+        return {"peak": _vm_hwm(proc.pid), "idle": idle, "bytes": len(got), "tail": tail.decode(errors="replace"), "s": seconds}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ingress-mib", type=int, default=1024, help="size of the big access log (default 1024)")
+    parser.add_argument("--sparse-gib", type=float, default=2.0, help="size of the sparse logs (default 2)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="panda-hostile-bench-"))
+    results: list[tuple[str, str, str, bool]] = []
+    try:
+        empty = _bundle(work / "empty", {})
+        base = _run_python(_FRAMES, str(empty))["peak"]
+        print(f"baseline (import + empty bundle): {base:.0f} MiB peak RSS", flush=True)
+
+        sparse_size = int(args.sparse_gib * 2**30)
+        for name, rel in (("sparse focus", FOCUS), ("sparse ingress", INGRESS), ("sparse analyzer", ANALYZER)):
+            root = _bundle(work / name.replace(" ", "-"), {})
+            _sparse(root / rel, sparse_size, FOCUS_LINE.encode())
+            started = time.perf_counter()
+            got = _run_python(_FRAMES, str(root))
+            took = time.perf_counter() - started
+            over = got["peak"] - base
+            ok = over <= SPARSE_EXTRA_MIB
+            results.append(
+                (name, f"{sparse_size / 2**30:.1f} GiB file: peak {got['peak']:.0f} MiB = baseline + {over:.0f} MiB "
+                 f"({over / (sparse_size / 2**20):.4f}x the file; {took:.1f} s; unparsed {got['unparsed']})",
+                 f"<= baseline + {SPARSE_EXTRA_MIB} MiB", ok)
+            )
+            print(results[-1][1], flush=True)
+            if name == "sparse focus":
+                started = time.perf_counter()
+                diag = _run_python(_DIAGNOSE, str(root))
+                over = diag["peak"] - base
+                results.append(
+                    ("diagnose sparse", f"exit {diag['status']}, codes {diag['codes']}: peak {diag['peak']:.0f} MiB = baseline + "
+                     f"{over:.0f} MiB ({time.perf_counter() - started:.1f} s)",
+                     f"<= baseline + {SPARSE_EXTRA_MIB} MiB", over <= SPARSE_EXTRA_MIB and diag["status"] in (0, 1))
+                )
+                print(results[-1][1], flush=True)
+                try:
+                    served = _serve_case(root, FOCUS)
+                except (OSError, RuntimeError, StopIteration) as err:
+                    results.append(("serve limitBytes", f"could not run: {err}", "-", False))
+                else:
+                    over = served["peak"] - served["idle"]
+                    ok = served["bytes"] == 100 and "Missing required fiber metadata" in served["tail"] and over <= SPARSE_EXTRA_MIB
+                    results.append(
+                        ("serve limitBytes", f"{served['bytes']} bytes, tail {served['tail'].strip()[:40]!r}…: peak {served['peak']:.0f} MiB "
+                         f"= idle + {over:.0f} MiB ({served['s']:.2f} s)", f"100 bytes, <= idle + {SPARSE_EXTRA_MIB} MiB", ok)
+                    )
+                print(results[-1][1], flush=True)
+
+        root = _bundle(work / "big-ingress", {})
+        started = time.perf_counter()
+        _big_ingress(root / INGRESS, args.ingress_mib)
+        size_mib = (root / INGRESS).stat().st_size / 2**20
+        print(f"generated a {size_mib:.0f} MiB access log in {time.perf_counter() - started:.0f} s", flush=True)
+        started = time.perf_counter()
+        got = _run_python(_FRAMES, str(root))
+        took = time.perf_counter() - started
+        frame = got["frame_mib"]
+        ratio = (got["peak"] - base) / max(frame, 1)
+        ok = ratio <= BIG_OVER_FRAME
+        results.append(
+            ("big ingress", f"{size_mib:.0f} MiB file, {got['rows'].get('ingress', 0)} requests, {got['unparsed']} unparsed: "
+             f"peak {got['peak']:.0f} MiB = baseline + {ratio:.2f}x the {frame:.0f} MiB frame ({took:.0f} s)",
+             f"<= {BIG_OVER_FRAME}x the frame", ok)
+        )
+        print(results[-1][1], flush=True)
+        shutil.rmtree(root)
+
+        line = _snapshot_line(5000)
+        root = _bundle(work / "snapshot", {"rabbitmq/snapshots.jsonl": line})
+        got = _run_python(_FRAMES, str(root))
+        over = got["peak"] - base
+        ok = got["rows"].get("queues", 0) == 5000
+        results.append(
+            ("snapshot 5k queues", f"one {len(line) / 2**20:.1f} MiB line: {got['rows'].get('queues', 0)} queue rows; "
+             f"peak baseline + {over:.0f} MiB ({over / (len(line) / 2**20):.1f}x the line)", "5000 rows", ok)
+        )
+        print(results[-1][1], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    width = max(len(r[0]) for r in results)
+    for name, measured, target, ok in results:
+        print(f"{'PASS' if ok else 'FAIL'}  {name:<{width}}  {measured}   [target {target}]")
+    failed = [r for r in results if not r[3]]
+    return 1 if (failed and args.check) else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
