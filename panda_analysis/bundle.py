@@ -24,7 +24,6 @@ import os
 import shutil
 import stat
 import tarfile
-import tempfile
 import weakref
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard, cast
 import pandas as pd
 
 from panda_analysis._lines import LogFile, NotRegularFileError, log_identity, open_regular
+from panda_analysis._procs import make_temp_dir, remove_temp
 from panda_analysis._time import to_utc
 from panda_analysis.errors import BundleError
 
@@ -258,7 +258,7 @@ class Bundle:
         self._frames: Frames | None = None
         self._walked: tuple[list[str], dict[str, Path], list[tuple[str, str]]] | None = None
         if tmp is not None:
-            self._finalizer = weakref.finalize(self, shutil.rmtree, tmp, True)
+            self._finalizer = weakref.finalize(self, remove_temp, tmp)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -289,13 +289,14 @@ class Bundle:
         if not is_tar:
             msg = f"{text}: neither a bundle directory nor a tar archive"
             raise BundleError(msg)
-        tmp = Path(tempfile.mkdtemp(prefix="panda-bundle-"))
+        # pid-tagged, removed at exit and on SIGTERM, swept by the next run after a SIGKILL
+        tmp = make_temp_dir("panda-bundle-")
         try:
             _extract_tar(location, tmp, limits or TarLimits())
             root = _bundle_root(tmp)
             manifest = _read_manifest(root, text)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_temp(tmp)
             raise
         return cls(root, origin=text, manifest=manifest, tmp=tmp)
 
@@ -644,7 +645,7 @@ class BundleWriter:
 
             redact = Redactor()
         self._redact: Callable[[str, str], str] | None = redact or None
-        self._staging = Path(tempfile.mkdtemp(prefix="panda-bundle-w-")) if self.is_archive else self.path
+        self._staging = make_temp_dir("panda-bundle-w-") if self.is_archive else self.path
         self._staging.mkdir(parents=True, exist_ok=True)
         self.written: list[str] = []
 
@@ -660,7 +661,7 @@ class BundleWriter:
         if exc_type is None:
             self.close()
         elif self.is_archive:
-            shutil.rmtree(self._staging, ignore_errors=True)
+            remove_temp(self._staging)
 
     def add_bytes(self, rel: str, data: bytes) -> Path:
         """Write ``data`` to ``rel`` inside the bundle (text goes through ``redact``)."""
@@ -707,5 +708,5 @@ class BundleWriter:
                 for file in sorted(self._staging.rglob("*")):
                     if file.is_file():
                         tar.add(file, arcname=file.relative_to(self._staging).as_posix(), recursive=False)
-            shutil.rmtree(self._staging, ignore_errors=True)
+            remove_temp(self._staging)
         return self.path

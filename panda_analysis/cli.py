@@ -1,6 +1,7 @@
 """The ``panda-analysis`` command (thin over the library).
 
-Exit status: 0 success, 1 critical findings (``diagnose``, ``report``), 2 usage, bundle or
+Exit status (also 130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP, each after an
+orderly stop): 0 success, 1 critical findings (``diagnose``, ``report``), 2 usage, bundle or
 parameter error, or a bundle with no evidence at all, 3 a check failed: a rule or parser
 raised (``ANALYSIS_ERROR``), a report notebook failed (its partial notebook and HTML are
 kept), or the tool itself crashed.
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from panda_analysis import diagnose, report, samples, ticket
+from panda_analysis import _procs, diagnose, report, samples, ticket
 from panda_analysis import findings as fnd
 from panda_analysis._escape import terminal
 from panda_analysis.bundle import LISTINGS, Bundle, load_bundle
@@ -574,8 +575,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # SIGTERM / SIGHUP unwind like Ctrl-C: servers, kernels and JupyterLab stop, temp files go
+    _procs.install_signal_handlers()
     try:
         return int(args.func(args))
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM / SIGHUP (_procs.Terminated)
+        print(f"panda-analysis: {_procs.describe(err)}; stopped", file=sys.stderr)
+        return _procs.exit_status(err)
     except PandaAnalysisError as err:
         print(f"panda-analysis: error: {terminal(str(err))}", file=sys.stderr)
         return 2
