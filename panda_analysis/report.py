@@ -47,6 +47,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from panda_analysis import _escape as escape
+from panda_analysis import _procs
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import BundleError, PandaAnalysisError, ReportError
@@ -265,12 +266,12 @@ def findings_table(findings: Sequence[Finding]) -> Any:
         first_seen=df["first_seen"].dt.strftime("%Y-%m-%d %H:%M:%S"),
         last_seen=df["last_seen"].dt.strftime("%Y-%m-%d %H:%M:%S"),
     )
-    styler = shown.style.hide(axis="index").format(_cell, subset=[c for c in _text_columns(shown) if c != "runbook"])
-    styler = styler.map(lambda v: _SEVERITY_STYLE.get(str(v), ""), subset=["severity"])
     prefix = runbook_prefix()
-    return styler.format(
-        {"runbook": lambda v: f'<a href="{escape.html(escape.href(f"{prefix}{v}"))}">{_cell(v)}</a>'}
-    )
+    # one format() call: a later call with a dict resets the columns it does not name
+    formats: dict[str, Callable[[object], str]] = dict.fromkeys(_text_columns(shown), _cell)
+    formats["runbook"] = lambda v: f'<a href="{escape.html(escape.href(f"{prefix}{v}"))}">{_cell(v)}</a>'
+    styler = shown.style.hide(axis="index").format(formats)
+    return styler.map(lambda v: _SEVERITY_STYLE.get(str(v), ""), subset=["severity"])
 
 
 #: Environment variable: how notebook output links reach ``runbooks/`` (default ``../``, from notebooks/).
@@ -720,6 +721,94 @@ def _one_line(err: BaseException) -> str:
     return f"{where} raised {ename}: {first}" if first else f"{where} raised {ename}"
 
 
+class _Stopped(Exception):
+    """Raised by nbclient's ``on_cell_start`` hook when an interrupt came while no cell was running."""
+
+
+def _papermill(plan: _Plan, ipynb: Path, *, progress: bool, timeout_s: float) -> None:
+    """``papermill.execute_notebook`` for one plan, so that Ctrl-C and SIGTERM stop its kernel cleanly.
+
+    In the main thread (the command line) papermill runs in a worker thread while this one waits. An
+    interrupt here (KeyboardInterrupt, or :class:`panda_analysis._procs.Terminated` for SIGTERM) then
+    interrupts the kernel as Jupyter's interrupt button does (SIGINT to its process group): the running
+    cell ends with KeyboardInterrupt, recorded in the notebook, papermill saves it and nbclient shuts the
+    kernel down in order; a cell not yet started is not started. Left alone, the interrupt would tear
+    nbclient down mid-message (the kernel then prints a traceback as it goes). A kernel that still runs
+    10 s later is killed. Then the interrupt is raised again. Outside the main thread no signal arrives:
+    papermill runs right there.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    import papermill
+    from jupyter_client import AsyncKernelManager  # nbclient's default kernel manager
+
+    kwargs: dict[str, Any] = {
+        "parameters": plan.parameters, "kernel_name": "python3", "progress_bar": progress,
+        "cwd": str(plan.path.parent), "execution_timeout": timeout_s, "extra_arguments": list(KERNEL_ARGUMENTS),
+    }
+    if threading.current_thread() is not threading.main_thread():
+        papermill.execute_notebook(str(plan.path), str(ipynb), **kwargs)
+        return
+    managers: list[Any] = []
+    stopping = threading.Event()
+    outcome: list[BaseException] = []
+
+    class Manager(AsyncKernelManager):  # type: ignore[misc]  # records the manager nbclient makes, to signal its kernel
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            managers.append(self)
+
+    def cell_start(**_: Any) -> None:
+        if stopping.is_set():
+            msg = f"notebook {plan.name} interrupted before this cell"
+            raise _Stopped(msg)
+
+    def work() -> None:
+        try:
+            papermill.execute_notebook(
+                str(plan.path), str(ipynb), kernel_manager_class=Manager, on_cell_start=cell_start, **kwargs
+            )
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread, which raises it
+            outcome.append(err)
+        finally:  # nbclient's run_sync made this thread an event loop (jupyter_core.utils.ensure_event_loop)
+            with contextlib.suppress(RuntimeError):
+                loop = asyncio.get_event_loop_policy().get_event_loop()
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+            asyncio.set_event_loop(None)
+
+    def signal_kernel(signum: int) -> None:
+        for manager in managers:
+            provisioner = getattr(manager, "provisioner", None)
+            pgid, process = getattr(provisioner, "pgid", None), getattr(provisioner, "process", None)
+            with contextlib.suppress(OSError):
+                if pgid:
+                    os.killpg(pgid, signum)
+                elif process is not None:
+                    process.send_signal(signum)
+
+    worker = threading.Thread(target=work, name=f"papermill {plan.name}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        stopping.set()
+        try:
+            signal_kernel(signal.SIGINT)
+            worker.join(10)
+        finally:  # the kernel ignored SIGINT, or a second Ctrl-C came
+            if worker.is_alive():
+                log.warning("the kernel of %s did not stop on SIGINT: killing it", plan.name)
+                signal_kernel(signal.SIGKILL)
+                worker.join(5)
+        raise
+    if outcome:
+        raise outcome[0]
+
+
 def _execute(
     plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
 ) -> ReportOutput:
@@ -734,14 +823,17 @@ def _execute(
     failure: BaseException | None = None
     log.info("executing %s into %s", plan.path, ipynb)
     try:
-        papermill.execute_notebook(
-            str(plan.path), str(ipynb), parameters=plan.parameters, kernel_name="python3",
-            progress_bar=progress, cwd=str(plan.path.parent), execution_timeout=timeout_s,
-            extra_arguments=list(KERNEL_ARGUMENTS),
-        )
+        _papermill(plan, ipynb, progress=progress, timeout_s=timeout_s)
     except (papermill.PapermillExecutionError, nbclient.exceptions.CellTimeoutError,
             nbclient.exceptions.DeadKernelError) as err:
         failure = err
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP as _procs.Terminated
+        # the kernel was interrupted and shut down and papermill saved the notebook as far as it
+        # ran (the cell that was running shows the KeyboardInterrupt): export that page too
+        if ipynb.exists():
+            header = _header(plan.title, bundle=plan.parameters["bundle"], parameters=plan.parameters, notebook=ipynb, ok=False)
+            export_html(ipynb, out=page, title=plan.title, header=header, siblings=siblings)
+        raise
     header = _header(plan.title, bundle=plan.parameters["bundle"], parameters=plan.parameters, notebook=ipynb, ok=failure is None)
     if not ipynb.exists():  # the kernel died before papermill saved anything
         msg = f"notebook {plan.name} failed before any output was written: {_one_line(failure or RuntimeError())}"
@@ -759,15 +851,25 @@ def _execute(
 
 def _attempt(
     plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
-) -> tuple[ReportOutput, ReportError | ParameterError | None]:
-    """Run one plan, timed; a failure comes back as a failed ReportOutput plus the error to raise."""
+) -> tuple[ReportOutput, ReportError | ParameterError | KeyboardInterrupt | None]:
+    """Run one plan, timed; a failure comes back as a failed ReportOutput plus the error to raise.
+
+    An interrupt (Ctrl-C, SIGTERM) comes back the same way, so that the caller writes
+    ``findings.json`` and ``index.html`` before raising it.
+    """
     started = time.monotonic()
     try:
         result = _execute(plan, out_dir=out_dir, progress=progress, timeout_s=timeout_s, siblings=siblings)
-    except (ReportError, ParameterError) as err:
+    except (ReportError, ParameterError, KeyboardInterrupt) as err:
+        error = str(err)
+        if isinstance(err, KeyboardInterrupt):
+            ipynb, page = out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html"
+            error = f"notebook {plan.name} {_procs.describe(err)}" + (
+                f"; partial notebook {ipynb}; partial report {page}" if page.exists() else ""
+            )
         failed = ReportOutput(
             out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html", out_dir / f"{plan.name}.findings.json",
-            ok=False, error=str(err), duration_s=time.monotonic() - started,
+            ok=False, error=error, duration_s=time.monotonic() - started,
         )
         return failed, err
     return dataclasses.replace(result, duration_s=time.monotonic() - started), None
@@ -820,6 +922,10 @@ def run(
         the notebook itself rejected (one line).
     ReportError
         A cell failed; the partial notebook and HTML are written and named in the message.
+    KeyboardInterrupt
+        Ctrl-C (or :class:`panda_analysis._procs.Terminated` for SIGTERM / SIGHUP in the
+        command line): the kernel is shut down, and the partial notebook, its HTML,
+        ``findings.json`` and ``index.html`` are written before it is raised again.
     """
     plan = _prepare(notebook, bundle=bundle, parameters=parameters)
     out = Path(out_dir)
@@ -868,17 +974,24 @@ def _run_many(
     siblings = [p.name for p in plans]
     _render_runbooks(out, pages=siblings)
     results: list[ReportOutput] = []
+    interrupted: KeyboardInterrupt | None = None
     for number, plan in enumerate(plans, start=1):
         if on_progress:
             on_progress(f"[{number}/{len(plans)}] {plan.name} …")
-        result, _failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=siblings)
+        result, failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=siblings)
         results.append(result)
+        interrupted = failure if isinstance(failure, KeyboardInterrupt) else None
         if on_progress:
-            status = "done" if result.ok else "FAILED"
+            status = "done" if result.ok else "INTERRUPTED" if interrupted is not None else "FAILED"
             on_progress(f"[{number}/{len(plans)}] {plan.name} {status} in {result.duration_s or 0:.1f} s")
+        if interrupted is not None:  # the notebooks after it do not start; what ran is still indexed
+            break
+    # the findings come from the library for every plan (prepared above), run or not
     union = fnd.sort(fnd.dedupe(f for plan in plans for f in plan.findings))
     _write_json(out / "findings.json", union)
     write_index(out, results, union, bundle=_bundle_argument(bundle))
+    if interrupted is not None:
+        raise interrupted
     return results
 
 
@@ -928,6 +1041,10 @@ def run_all(
         Before anything runs, for an unknown notebook or an invalid parameter.
     ReportError
         After every notebook ran, when some failed; the message names each partial notebook and page.
+    KeyboardInterrupt
+        Ctrl-C (or :class:`panda_analysis._procs.Terminated`): the running notebook's kernel is
+        shut down, its partial notebook and HTML, ``findings.json`` and ``index.html`` are
+        written, and the notebooks after it are not started.
     """
     results = _run_many(
         bundle, out_dir=out_dir, notebooks=notebooks, parameters=parameters, progress=progress,
