@@ -384,3 +384,30 @@ def test_random_bundles_never_crash_diagnose(make_bundle, files):
     assert failures == []  # and no rule or parser fails on it
     pa.findings.to_json(found)
     bundle.inventory()
+
+
+# ------------------------------------------------------------------ values a schema cannot hold
+def _access(time_local: str = "08/Nov/2025:13:18:00 +0000", body: str = "114") -> str:
+    return INGRESS_LINE.replace("08/Nov/2025:13:18:00 +0000", time_local).replace(" 503 114 ", f" 503 {body} ", 1)
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["fast path", "per-line path"])
+def test_ingress_values_out_of_range_are_counted_with_their_line(slow):
+    lines = [
+        _access(),
+        _access(time_local="08/Nov/9999:13:18:00 +0000"),  # past datetime64[ns]
+        _access(body=str(2**70)),  # past Int64
+        _access(time_local="08/Nov/0000:13:18:00 +0000"),
+        _access(),
+    ]
+    from panda_analysis.parse import _ingress
+
+    df = _ingress._frames(io.StringIO("\n".join(lines) + "\n"), _slow=slow)["ingress"]
+    assert df["line_no"].tolist() == [1, 2, 3, 4, 5]  # every request is kept ...
+    assert df["ts"].isna().tolist() == [False, True, False, True, False]
+    assert df["body_bytes"].isna().tolist() == [False, False, True, False, False]
+    assert df.attrs["unparsed"] == 3  # ... and each value it could not hold is counted
+    sample = "\n".join(df.attrs["unparsed_sample"])
+    assert "<stream>:2: no valid time" in sample
+    assert "9999" in sample
+    assert f"<stream>:3: body_bytes_sent '{2**70}' does not fit" in sample

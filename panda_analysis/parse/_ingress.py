@@ -844,8 +844,24 @@ def _request_parts(request: str) -> tuple[str | None, ...]:
     return (method.upper(), path, query if sep else None, protocol)
 
 
-def _convert(raw: _Raw) -> tuple[dict[str, Any], np.ndarray]:
-    """Raw fields → the frame's columns (one code path for fast and per-line rows)."""
+def _odd_values(
+    name: str, uniques: list[str | None], mapped: list[Any], codes: np.ndarray, line_no: np.ndarray, skipped: _Skipped
+) -> None:
+    """Count rows whose ``name`` token was logged but does not fit its column (kept as null)."""
+    odd = [i for i, (u, m) in enumerate(zip(uniques, mapped, strict=True)) if m is None and u not in (None, "-", "")]
+    if not odd:
+        return
+    for row in np.flatnonzero(np.isin(codes, odd)):
+        skipped.add(int(line_no[row]), f"{name} {uniques[codes[row]]!r} does not fit the column; the row is kept with it null")
+
+
+def _convert(raw: _Raw, skipped: _Skipped) -> tuple[dict[str, Any], np.ndarray]:
+    """Raw fields → the frame's columns (one code path for fast and per-line rows).
+
+    A value the schema cannot hold (a number past its dtype, a time out of range with no
+    kubelet time to fall back to) leaves the row in the frame with that field null, and is
+    counted in ``skipped`` with its line, so it never becomes a silent null.
+    """
     d = raw.d
     cols: dict[str, Any] = {}
     n = len(raw.line_no)
@@ -865,6 +881,10 @@ def _convert(raw: _Raw) -> tuple[dict[str, Any], np.ndarray]:
     if len(missing):
         kubelet = raw.s["kubelet_ts"].take(pa.array(missing)).to_pylist()
         ts[missing] = _iso_ns(kubelet)
+        for row in missing[ts[missing] == _NAT]:
+            when = a_uniques[a_codes[row]] if a_codes[row] < len(a_uniques) else None
+            shown = when.lstrip("[") if when is not None else "none"
+            skipped.add(int(raw.line_no[row]), f"no valid time (time_local {shown!r} is not a date this tool can hold); the row is kept with ts null")
 
     cols["log_format"] = ("cat", *d["log_format"])
     cols["remote_addr"] = ("cat", _map(d["remote_addr"][0], _dash_null), d["remote_addr"][1])
@@ -879,6 +899,8 @@ def _convert(raw: _Raw) -> tuple[dict[str, Any], np.ndarray]:
     cols["protocol"] = ("cat", [p[3] for p in parts], r_codes)
     cols["status"] = _numbers(_map(d["status"][0], _int_or_null(2**15 - 1)), d["status"][1], np.int16)
     big = _int_or_null(2**63 - 1)
+    for token in ("body_bytes_sent", "request_length"):
+        _odd_values(token, d[token][0], _map(d[token][0], big), d[token][1], raw.line_no, skipped)
     cols["body_bytes"] = _numbers(_map(d["body_bytes_sent"][0], big), d["body_bytes_sent"][1], np.int64)
     cols["referer"] = _strings(_map(d["http_referer"][0], _text_or_null), d["http_referer"][1])
     cols["user_agent"] = ("cat", _map(d["http_user_agent"][0], _text_or_null), d["http_user_agent"][1])
@@ -939,7 +961,7 @@ def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
     n_lines = _count_lines(data)
     result = _fast_piece(data, layout, n_lines) if layout is not None else None
     raw, messages, skipped = result if result is not None else _slow_piece(data)
-    columns, ts = _convert(raw)
+    columns, ts = _convert(raw, skipped)
     for name, column in columns.items():
         if column[0] == "cat":
             columns[name] = ("cat", *_compact(column[1], column[2]))
