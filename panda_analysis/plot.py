@@ -717,7 +717,7 @@ def retry_storm(frames: Frames, *, findings: Sequence[Finding] | None = None, fr
             opacity=0.10,
             line={"color": "#d62728", "width": 1, "dash": "dot"},
             layer="below",
-            name=f"RETRY_STORM {client}",
+            name=f"RETRY_STORM {_label(client)}",  # drawn when a legend shows shapes
             annotation={
                 "text": escape.plotly(f"storm: {client}"),
                 "font": {"size": 11, "color": "#8c1a1b"},
