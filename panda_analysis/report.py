@@ -789,22 +789,37 @@ def _papermill(plan: _Plan, ipynb: Path, *, progress: bool, timeout_s: float) ->
                 elif process is not None:
                     process.send_signal(signum)
 
-    worker = threading.Thread(target=work, name=f"papermill {plan.name}", daemon=True)
+    # wait on an Event, not Thread.join: a join interrupted by an exception can leave the thread
+    # looking finished while it runs (CPython gh-90882, "Thread spuriously marked dead after interrupting a join")
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    here = Path.cwd()  # papermill's chdir(cwd) is process-wide while the worker runs
+    worker = threading.Thread(target=run, name=f"papermill {plan.name}", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         stopping.set()
         try:
             signal_kernel(signal.SIGINT)
-            worker.join(10)
+            done.wait(10)
         finally:  # the kernel ignored SIGINT, or a second Ctrl-C came
-            if worker.is_alive():
+            if not done.is_set():
                 log.warning("the kernel of %s did not stop on SIGINT: killing it", plan.name)
                 signal_kernel(signal.SIGKILL)
-                worker.join(5)
+                done.wait(5)
+            if not done.is_set():  # give up on the worker (a daemon): our paths are relative to here
+                log.warning("notebook %s did not stop; its partial notebook may lack the last outputs", plan.name)
+                os.chdir(here)
         raise
+    worker.join()
     if outcome:
         raise outcome[0]
 
