@@ -10,6 +10,7 @@ kept), or the tool itself crashed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import logging
@@ -577,10 +578,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # SIGTERM / SIGHUP unwind like Ctrl-C: servers, kernels and JupyterLab stop, temp files go
     _procs.install_signal_handlers()
+    _procs.sweep_stale_temp_dirs()  # what runs killed with SIGKILL left in $TMPDIR
     try:
         return int(args.func(args))
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM / SIGHUP (_procs.Terminated)
-        print(f"panda-analysis: {_procs.describe(err)}; stopped", file=sys.stderr)
+        with contextlib.suppress(OSError):  # after a hangup the terminal may be gone
+            print(f"panda-analysis: {_procs.describe(err)}; stopped", file=sys.stderr)
         return _procs.exit_status(err)
     except PandaAnalysisError as err:
         print(f"panda-analysis: error: {terminal(str(err))}", file=sys.stderr)
