@@ -336,9 +336,10 @@ class Plants:
 
 
 HOSTILE_PLANTS = Plants(
-    # a tab separates HTML attributes and is allowed in a directory name (a "/" is not)
-    pod="panda-panda-focus-server-<svg\tonload=document.title='PWNED-pod'>",
-    client="<img/src=x/onerror=document.title='PWNED-addr'>",
+    # a tab separates HTML attributes and is allowed in a directory name (a "/" is not), and so
+    # are ESC and BEL: the parsers count a log line with controls as unparsed, a name they keep
+    pod="panda-panda-focus-server-<svg\tonload=document.title='PWNED-pod'>\x1b]0;PWNED-osc\x07",
+    client="<img/src=x/onerror=document.title='PWNED-addr'>\u202egro.live",  # a bidi override reverses the rest
     log=HOSTILE,
     termination=f"{{code}}{{html}}<script>document.title='PWNED-term'</script>\r\n### heading\n| t | t |\x1b[2J {PAYLOADS['bidi']}",
     sw_version=f"<svg onload=document.title='PWNED-sw'> {PAYLOADS['osc-title']} {PAYLOADS['jira-link']}",
@@ -609,7 +610,7 @@ def test_report_pages_run_no_planted_script(hostile_report, browser, tmp_path, p
     assert scripts == [t for t in _dom(path.read_text(encoding="utf-8")).tags if t == "script"]  # none added by evidence
     text = dom.visible  # text nodes, plotly's drawn labels included, scripts left out
     if page != "crashloop.html":  # the retry storm's client
-        assert "<img/src=x/onerror=document.title='PWNED-addr'>" in text  # planted text shown as text
+        assert "<img/src=x/onerror=document.title='PWNED-addr'>\\u202egro.live" in text  # shown as text
     if page != "index.html":
         assert "<script>document.title='PWNED-unparsed'</script>" in text  # the inventory's unparsed sample
         assert "PWNED-pod" in text
