@@ -122,7 +122,11 @@ PLANTED_ELEMENTS = frozenset({"script", "img", "svg", "iframe", "object", "embed
 def _dangers(dom: _Dom, *, elements: frozenset[str] = PLANTED_ELEMENTS) -> list[str]:
     """What in parsed HTML could run or lead away: handlers, script URLs, elements from payloads."""
     out = [f"<{t} {k}=...>" for t, k, _ in dom.attrs if k.startswith("on")]
-    out += [f"<{t} {k}={v!r}>" for t, k, v in dom.attrs if k in {"href", "src", "xlink:href", "action"} and _EXECUTABLE_URL.match(v)]
+    out += [
+        f"<{t} {k}={v!r}>"
+        for t, k, v in dom.attrs
+        if k in {"href", "src", "xlink:href", "action"} and _EXECUTABLE_URL.match(v)
+    ]
     out += [f"<{t} {k}={v!r}>" for t, k, v in dom.attrs if k in {"href", "src"} and "evil.example" in v]
     out += [f"<{t}>" for t in dom.tags if t in elements]
     return out
@@ -228,7 +232,7 @@ def test_href_refuses_script_schemes_and_keeps_runbook_links():
     assert escape.href(" JaVaScRiPt:alert(1)") == "#"
     assert escape.href("data:text/html,<script>") == "#"
     assert escape.href("../runbooks/crashloop.md#dns") == "../runbooks/crashloop.md#dns"
-    assert escape.href("https://wiki.example.com/a b)|]\"") == "https://wiki.example.com/a%20b%29%7C%5D%22"
+    assert escape.href('https://wiki.example.com/a b)|]"') == "https://wiki.example.com/a%20b%29%7C%5D%22"
 
 
 # ------------------------------------------------------------------ every text field of a Finding
@@ -240,16 +244,25 @@ def test_href_refuses_script_schemes_and_keeps_runbook_links():
 UNTICKED = HOSTILE.replace("`", "")
 
 
-def _hostile_finding(code: Code = Code.CRASHLOOP_OTHER, severity: Severity = Severity.CRITICAL, *, plant: str = HOSTILE) -> Finding:
+def _hostile_finding(
+    code: Code = Code.CRASHLOOP_OTHER, severity: Severity = Severity.CRITICAL, *, plant: str = HOSTILE
+) -> Finding:
     """A finding with ``plant`` (hostile, or a harmless word for its twin) in every text field."""
     inner = plant.replace("`", "")
     return Finding(
-        code=code, severity=severity, title=f"title {plant}", summary=f"summary `code {inner}` {plant}",
-        component=f"component {plant}", subject=f"subject {plant}",
-        first_seen="2025-11-08T13:18:00Z", last_seen="2025-11-08T13:19:30Z",
+        code=code,
+        severity=severity,
+        title=f"title {plant}",
+        summary=f"summary `code {inner}` {plant}",
+        component=f"component {plant}",
+        subject=f"subject {plant}",
+        first_seen="2025-11-08T13:18:00Z",
+        last_seen="2025-11-08T13:19:30Z",
         evidence=(
             Evidence(f"logs/panda/{plant}/c.log", 7, "2025-11-08T13:18:00Z", plant),
-            Evidence("k8s/pods.json#/items/0", None, None, f"{PAYLOADS['jira-code'] if plant == HOSTILE else ''} {plant}"),
+            Evidence(
+                "k8s/pods.json#/items/0", None, None, f"{PAYLOADS['jira-code'] if plant == HOSTILE else ''} {plant}"
+            ),
         ),
         next_steps=(f"step {plant}", f"`kubectl logs {inner}`"),
     )
@@ -270,7 +283,11 @@ def test_finding_repr_html_escapes_every_field():
 
 def test_a_forged_runbook_link_is_not_followed():
     forged = Finding(
-        code=Code.CRASHLOOP_OTHER, severity=Severity.INFO, title="t", summary="s", component="c",
+        code=Code.CRASHLOOP_OTHER,
+        severity=Severity.INFO,
+        title="t",
+        summary="s",
+        component="c",
         runbook="javascript:document.title='PWNED'",
     )
     dom = _dom(forged._repr_html_())
@@ -346,8 +363,12 @@ HOSTILE_PLANTS = Plants(
     unparsed=f"<script>document.title='PWNED-unparsed'</script> {PAYLOADS['osc-title']} {PAYLOADS['jira-block']}",
 )
 TWIN_PLANTS = Plants(
-    pod="panda-panda-focus-server-twin000pod", client="10.42.0.99", log="harmless words", termination="harmless message",
-    sw_version="harmless version", unparsed="harmless line that is no access log",
+    pod="panda-panda-focus-server-twin000pod",
+    client="10.42.0.99",
+    log="harmless words",
+    termination="harmless message",
+    sw_version="harmless version",
+    unparsed="harmless line that is no access log",
 )
 
 
@@ -376,7 +397,9 @@ def _plant(out: Path, plants: Plants) -> Path:
             elif rel.endswith("live_metadata.jsonl"):
                 text = text.replace('"sw_version":"waiting for fiber"', f'"sw_version":{json.dumps(plants.sw_version)}')
             if rel != "k8s/pods.txt":  # pasted text is split on whitespace; it keeps the real name
-                text = text.replace(POD, json.dumps(plants.pod)[1:-1] if rel.endswith((".json", ".jsonl")) else plants.pod)
+                text = text.replace(
+                    POD, json.dumps(plants.pod)[1:-1] if rel.endswith((".json", ".jsonl")) else plants.pod
+                )
             writer.add_text(rel.replace(POD, plants.pod), text)
     return out
 
@@ -398,7 +421,9 @@ def found(hostile: Path) -> list[Finding]:
 
 def _texts(found: Iterable[Finding]) -> str:
     return "\n".join(
-        "\n".join([f.title, f.summary, f.component, f.subject, *f.next_steps, *(f"{e.where} {e.text}" for e in f.evidence)])
+        "\n".join(
+            [f.title, f.summary, f.component, f.subject, *f.next_steps, *(f"{e.where} {e.text}" for e in f.evidence)]
+        )
         for f in found
     )
 
@@ -406,7 +431,15 @@ def _texts(found: Iterable[Finding]) -> str:
 def test_the_hostile_bundle_carries_its_plants_into_findings(hostile, twin, found):
     # the test is only as good as its bundle: every plant must reach a finding or the inventory
     text = _texts(found)
-    for planted in ("PWNED-pod", "PWNED-addr", "PWNED-term", "PWNED-sw", "PWNED-script", "\x1b]0;PWNED-osc\x07", "\u202e"):
+    for planted in (
+        "PWNED-pod",
+        "PWNED-addr",
+        "PWNED-term",
+        "PWNED-sw",
+        "PWNED-script",
+        "\x1b]0;PWNED-osc\x07",
+        "\u202e",
+    ):
         assert planted in text, planted
     inventory = pa.load_bundle(hostile).inventory()
     assert any("PWNED-unparsed" in s for s in inventory["unparsed_sample"])
@@ -423,7 +456,8 @@ def test_markdown_ticket_from_a_hostile_bundle(hostile, twin, found):
     same = _md(ticket.render(pa.diagnose.run(pa.load_bundle(twin)), bundle=pa.load_bundle(twin), fmt="markdown"))
     assert _dangers(dom) == []
     assert "script" not in dom.tags
-    assert _structure(dom) == _structure(same)  # element for element: no heading, row, list, quote or HTML from evidence
+    # element for element: no heading, row, list, quote or HTML from evidence
+    assert _structure(dom) == _structure(same)
     assert dom.tags.count("tr") == 1 + len(found)
     assert dom.tags.count("h4") == len(found)
     for planted in ("<img/src=x/onerror=document.title='PWNED-addr'>", "onload=document.title='PWNED-pod'>"):
@@ -460,7 +494,9 @@ def _assert_jira_structure(text: str, *, findings: int) -> None:
         if kind in {"text", "|", "# ", "h4. "}:
             body = re.sub(r"^(?:\|[^|]*\||# |h4\. )", "", line)
             # our own structure: *bold* labels, {{code}}, [label|url] links, _footer_, escapes
-            body = re.sub(r"\*[A-Z][a-z ,]+:?\*|\{\{.*?\}\}(?!\})|\[[^\[\]|]*\|[^\]\s]*\]|^_|_$|\\.|&#\d+;|&amp;", " ", body)
+            body = re.sub(
+                r"\*[A-Z][a-z ,]+:?\*|\{\{.*?\}\}(?!\})|\[[^\[\]|]*\|[^\]\s]*\]|^_|_$|\\.|&#\d+;|&amp;", " ", body
+            )
             assert not re.findall(r"[\[\]{}!]|(?<![A-Za-z0-9])[*_+^~-](?=\S)", body), line
 
 
@@ -590,7 +626,11 @@ def hostile_report(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.mark.notebook
 @pytest.mark.parametrize(
     ("page", "title"),
-    [("overview.html", "Incident overview"), ("crashloop.html", "Crash loops and their root cause"), ("index.html", None)],
+    [
+        ("overview.html", "Incident overview"),
+        ("crashloop.html", "Crash loops and their root cause"),
+        ("index.html", None),
+    ],
 )
 def test_report_pages_run_no_planted_script(hostile_report, browser, tmp_path, page, title):
     if not CHROMIUM.exists():  # pragma: no cover - the browser fixture skips first
@@ -606,8 +646,9 @@ def test_report_pages_run_no_planted_script(hostile_report, browser, tmp_path, p
     dom = _dump_dom(path, tmp_path / "profile")
     assert "PWNED" not in (dom.title or "")
     assert _dangers(dom, elements=PLANTED_ELEMENTS - {"script", "svg"}) == []
+    # no script element added by evidence: the page has as many after its scripts ran as in its file
     scripts = [t for t in dom.tags if t == "script"]
-    assert scripts == [t for t in _dom(path.read_text(encoding="utf-8")).tags if t == "script"]  # none added by evidence
+    assert scripts == [t for t in _dom(path.read_text(encoding="utf-8")).tags if t == "script"]
     text = dom.visible  # text nodes, plotly's drawn labels included, scripts left out
     if page != "crashloop.html":  # the retry storm's client
         assert "<img/src=x/onerror=document.title='PWNED-addr'>\\u202egro.live" in text  # shown as text
@@ -633,4 +674,3 @@ def test_browser_check_sees_a_script_that_runs(browser, tmp_path):
     dom = _dump_dom(page, tmp_path / "profile")
     assert "img" in dom.tags
     assert _dangers(dom) != []
-
