@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import json
 import logging
+import re
 import shutil
 import sys
 import textwrap
@@ -113,6 +114,21 @@ def _print_tables(bundle: Bundle, *, out: TextIO) -> None:
             print(f"   {column}: {top}{more}", file=out)
 
 
+# characters json.dumps leaves raw that a terminal acts on (C1 controls, bidi, line separators)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _json_text(obj: Any) -> str:
+    r"""Indented JSON, UTF-8 text kept, with the characters a terminal would act on ``\u``-escaped.
+
+    (``json.dumps`` escapes C0 controls itself; the result is the same JSON value.)
+
+    >>> _json_text(["\u202eevil\x9b2J"])
+    '[\n  "\\u202eevil\\u009b2J"\n]'
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(obj, indent=2, ensure_ascii=False))
+
+
 #: Exit status when a check failed (ANALYSIS_ERROR, a failed notebook, a crash).
 EXIT_CHECK_FAILED = 3
 
@@ -148,7 +164,7 @@ def _cmd_inventory(args: argparse.Namespace) -> int:
     if args.json:
         inv = bundle.inventory()
         records = json.loads(inv.to_json(orient="records", date_format="iso", date_unit="ns"))
-        print(json.dumps(records, indent=2))
+        print(_json_text(records))
     else:
         _print_inventory(bundle, out=sys.stdout)
         if args.tables:
@@ -243,7 +259,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
         found = fnd.compare(found, diagnose.run(earlier, only=args.only))
     ran = [name for name, (_, codes) in diagnose.RULES.items() if not args.only or codes & set(args.only)]
     if fmt == "json":
-        print(json.dumps(fnd.to_json(found), indent=2, ensure_ascii=False))
+        print(_json_text(fnd.to_json(found)))
     elif fmt in ticket.FORMATS:
         text = ticket.render(
             found, bundle=bundle, fmt=fmt, runbook_url=args.runbook_url, baseline=earlier, ran=ran,
@@ -257,10 +273,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     else:
-        print(f"Bundle {bundle.origin}  (created {bundle.manifest.get('created_at', 'unknown')})")
+        print(f"Bundle {terminal(bundle.origin)}  (created {terminal(bundle.manifest.get('created_at', 'unknown'))})")
         if earlier is not None:
-            print(f"Baseline {earlier.origin}  (created {earlier.manifest.get('created_at', 'unknown')})")
-        print(_inventory_line(bundle))
+            print(f"Baseline {terminal(earlier.origin)}  (created {terminal(earlier.manifest.get('created_at', 'unknown'))})")
+        print(terminal(_inventory_line(bundle)))
         print()
         colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
         _print_findings(found, out=sys.stdout, colour=colour, runbook_url=args.runbook_url)
