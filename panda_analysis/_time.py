@@ -11,10 +11,20 @@ from datetime import datetime
 
 import pandas as pd
 
-__all__ = ["UTC_NS", "parse_duration", "parse_instant", "to_utc"]
+__all__ = ["MAX_INSTANT", "MIN_INSTANT", "UTC_NS", "parse_duration", "parse_instant", "read_iso", "to_utc"]
 
 #: The one timestamp dtype of every frame (DESIGN: ``datetime64[ns, UTC]``).
 UTC_NS = "datetime64[ns, UTC]"
+
+#: The first and last instants a ``datetime64[ns, UTC]`` column can hold.
+MIN_INSTANT = pd.Timestamp.min.tz_localize("UTC")
+MAX_INSTANT = pd.Timestamp.max.tz_localize("UTC")
+
+_RANGE = f"the years a frame can hold ({MIN_INSTANT:%Y-%m-%d} to {MAX_INSTANT:%Y-%m-%d}, datetime64[ns])"
+# An ISO-8601 instant starts with its date: this keeps pandas' extras ("now", "today",
+# "NaT", "nan") out, and gives the year to check before pandas sees it (pandas raises
+# NotImplementedError, not ValueError, for year 0 and negative years).
+_ISO_DATE = re.compile(r"^\s*([+-]?)(\d+)-\d")
 
 _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+(?:\.\d+)?)d)?\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*"
@@ -64,6 +74,50 @@ def to_utc(value: object) -> pd.Timestamp | None:
     return ts.as_unit("ns")
 
 
+def read_iso(text: str) -> pd.Timestamp:
+    """Read one ISO-8601 / RFC 3339 instant as a UTC nanosecond Timestamp.
+
+    Naive times are UTC. Raises :class:`ValueError` (and nothing else) saying why when
+    ``text`` is not an instant or lies outside the years a frame can hold, so a caller
+    can count it with that reason rather than keep a silent null.
+
+    Examples
+    --------
+    >>> read_iso("2025-11-13T09:41:12.503212+01:00")
+    Timestamp('2025-11-13 08:41:12.503212+0000', tz='UTC')
+    >>> read_iso("0000-01-01T00:00:00Z")
+    Traceback (most recent call last):
+    ...
+    ValueError: time '0000-01-01T00:00:00Z' is outside the years a frame can hold (1677-09-21 to 2262-04-11, datetime64[ns])
+    >>> read_iso("now")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'now' is not an ISO-8601 time
+    """
+    shown = text if len(text) <= 60 else f"{text[:60]}…"
+    date = _ISO_DATE.match(text)
+    if date is None:
+        msg = f"{shown!r} is not an ISO-8601 time"
+        raise ValueError(msg)
+    sign, year = date.groups()
+    if sign == "-" or len(year) > 4 or not MIN_INSTANT.year <= int(year) <= MAX_INSTANT.year:
+        msg = f"time {shown!r} is outside {_RANGE}"
+        raise ValueError(msg)
+    try:
+        ts = pd.to_datetime(text, utc=True, format="ISO8601")
+        out = None if ts is pd.NaT else ts.as_unit("ns")
+    except pd.errors.OutOfBoundsDatetime as err:
+        msg = f"time {shown!r} is outside {_RANGE}"
+        raise ValueError(msg) from err
+    except (ValueError, TypeError, OverflowError, NotImplementedError) as err:
+        msg = f"{shown!r} is not an ISO-8601 time"
+        raise ValueError(msg) from err
+    if out is None:
+        msg = f"{shown!r} is not an ISO-8601 time"
+        raise ValueError(msg)
+    return out
+
+
 def parse_instant(text: str | datetime | pd.Timestamp, *, now: pd.Timestamp | None = None) -> pd.Timestamp:
     """Parse an instant: ISO-8601 (``"2025-11-08T13:00:00Z"``) or relative to ``now`` (``"2h"``).
 
@@ -90,8 +144,7 @@ def parse_instant(text: str | datetime | pd.Timestamp, *, now: pd.Timestamp | No
         assert base_utc is not None
         return base_utc - parse_duration(stripped)
     try:
-        ts = pd.to_datetime(stripped, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as err:
-        msg = f"cannot read time {text!r}: use ISO-8601 UTC like '2025-11-08T13:00:00Z' or a duration like '2h'"
+        return read_iso(stripped)
+    except ValueError as err:
+        msg = f"cannot read time {text!r} ({err}): use ISO-8601 UTC like '2025-11-08T13:00:00Z' or a duration like '2h'"
         raise ValueError(msg) from err
-    return ts.as_unit("ns")

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import pandas as pd
 
 from panda_analysis._lines import MAX_JSON_LINE_BYTES, Line, LogFile, Unparsed, iter_lines, resolve_sources
-from panda_analysis._time import to_utc
+from panda_analysis._time import read_iso
 
 if TYPE_CHECKING:
     import os
@@ -38,10 +40,14 @@ __all__ = [
     "LOGGING_LEVELS",
     "LOGGING_LOGGER_WORD",
     "LOGGING_TS",
+    "SNIPPET_CHARS",
     "TRACEBACK_CHAIN",
     "TRACEBACK_EXCEPTION",
     "TRACEBACK_START",
+    "JsonDocument",
+    "Node",
     "RecordTimes",
+    "Spot",
     "as_bool",
     "as_dict",
     "as_text",
@@ -55,11 +61,13 @@ __all__ = [
     "job_id_mentioned",
     "json_lines",
     "json_snippet",
+    "load_json",
     "log_frame",
     "log_row",
     "log_text",
     "logging_ts",
     "normalize_level",
+    "pointer_token",
     "route_template",
     "stamped_json_lines",
 ]
@@ -326,10 +334,21 @@ def log_frame(
 
 
 # ------------------------------------------------------------------------------ JSON evidence
-# JSON from a cluster (or a hand-edited file) may hold anything anywhere: every accessor
-# checks the type and answers None (or {}) rather than raising.
+# JSON from a cluster (or a hand-edited file) may hold anything anywhere. Values are read
+# through a Node, which checks each value against what its column holds and counts every
+# one it cannot keep (wrong JSON type, a number that does not fit, a time outside
+# datetime64[ns]) in ``unparsed`` with its JSON pointer: the row is kept, the value is
+# null, and the count says why (issue #11: never a silent null, never a traceback).
 
 T = TypeVar("T")
+
+#: Most characters of a value quoted in an unparsed entry.
+SNIPPET_CHARS = 200
+
+_INT_RANGES = {"Int16": (-(2**15), 2**15 - 1), "Int32": (-(2**31), 2**31 - 1), "Int64": (-(2**63), 2**63 - 1)}
+_INT_TEXT = re.compile(r"^\s*[+-]?\d{1,30}\s*$")
+_NUMBER_TEXT = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_CUT_LINE = re.compile(r"…\[truncated (\d+) (bytes|chars)\]$")
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -350,16 +369,21 @@ def as_bool(value: Any) -> bool | None:
 def iso_timestamp(value: Any) -> pd.Timestamp | None:
     """A UTC Timestamp from an ISO-8601 / RFC 3339 string, or None (never raises).
 
+    None also for a time outside the years a frame can hold; :meth:`Node.instant` says
+    why and counts it.
+
     Examples
     --------
     >>> iso_timestamp("2025-11-13T09:41:12.503212Z"), iso_timestamp("soon"), iso_timestamp(5)
     (Timestamp('2025-11-13 09:41:12.503212+0000', tz='UTC'), None, None)
+    >>> iso_timestamp("0000-01-01T00:00:00Z") is None
+    True
     """
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        return to_utc(pd.to_datetime(value, utc=True, format="ISO8601"))
-    except (ValueError, TypeError, OverflowError):
+        return read_iso(value)
+    except ValueError:
         return None
 
 
@@ -373,10 +397,307 @@ def compact_json(value: Any) -> str:
 
 def json_snippet(value: Any) -> str:
     """The first 200 characters of ``value`` as JSON, to quote in an unparsed sample."""
+    if isinstance(value, str) and len(value) > SNIPPET_CHARS:
+        value = value[:SNIPPET_CHARS]  # never serialise a huge string only to cut it
     try:
-        return json.dumps(value, ensure_ascii=False)[:200]
+        return json.dumps(value, ensure_ascii=False)[:SNIPPET_CHARS]
     except RecursionError:
         return f"<{type(value).__name__} nested too deeply>"
+
+
+def pointer_token(key: str) -> str:
+    """``key`` as one JSON pointer token (RFC 6901: ``~`` → ``~0``, ``/`` → ``~1``).
+
+    Examples
+    --------
+    >>> pointer_token("app.kubernetes.io/name")
+    'app.kubernetes.io~1name'
+    """
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+@dataclass(frozen=True, slots=True)
+class JsonDocument:
+    """A parsed JSON text and what was odd in it.
+
+    ``notes`` are ``(pointer, message)`` pairs to count in ``unparsed``: a key given twice
+    in one object (the last value is kept, as ``json.loads`` does, except a document's
+    top-level ``items``, whose lists are merged), an integer too long for Python to read.
+    ``pointer`` is None when the place is not known.
+    """
+
+    value: Any
+    notes: tuple[tuple[str | None, str], ...] = ()
+
+
+class _Loader:
+    """The hooks of one ``json.loads`` call: duplicate keys and over-long integers."""
+
+    def __init__(self) -> None:
+        self.duplicates: list[tuple[dict[str, Any], str, Any]] = []  # (object, key, the earlier value)
+        self.huge = 0
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):  # rare: only then look at the keys one by one
+            seen: dict[str, Any] = {}
+            for key, value in pairs:
+                if key in seen:
+                    self.duplicates.append((obj, key, seen[key]))
+                seen[key] = value
+        return obj
+
+    def integer(self, text: str) -> int | float:
+        try:
+            return int(text)
+        except ValueError:  # over sys.get_int_max_str_digits() (4300) digits
+            self.huge += 1
+            return float(text)  # ±inf: a typed column counts it where it reads it
+
+
+def load_json(text: str, *, merge_items: bool = False) -> JsonDocument:
+    """Parse ``text`` as JSON, noting duplicate keys and integers too long to read.
+
+    With ``merge_items``, a top-level object's ``items`` given several times as lists
+    (``{"kind": "List", "items": [...], "items": [...]}``) keeps all of them, in order;
+    any other duplicate keeps its last value. Raises :class:`ValueError`
+    (:class:`json.JSONDecodeError` with the position for malformed text) or
+    :class:`RecursionError` for nesting too deep to read.
+
+    Examples
+    --------
+    >>> doc = load_json('{"kind": "List", "items": [1], "items": [2, 3]}', merge_items=True)
+    >>> doc.value["items"], doc.notes
+    ([1, 2, 3], (('/items', 'key "items" is given 2 times: its lists were merged (3 items)'),))
+    >>> load_json('{"a": {"b": 1, "b": 2}}').notes
+    (('/a/b', 'key "b" is given twice in one object: only its last value (2) was kept, not 1'),)
+    """
+    loader = _Loader()
+    value = json.loads(text, object_pairs_hook=loader.pairs, parse_int=loader.integer)
+    notes: list[tuple[str | None, str]] = []
+    duplicates = loader.duplicates
+    if merge_items and isinstance(value, dict):
+        earlier = [old for obj, key, old in duplicates if obj is value and key == "items"]
+        if earlier and all(isinstance(v, list) for v in (*earlier, value["items"])):
+            value["items"] = [item for part in (*earlier, value["items"]) for item in part]
+            duplicates = [d for d in duplicates if not (d[0] is value and d[1] == "items")]
+            notes.append(
+                ("/items", f'key "items" is given {len(earlier) + 1} times: its lists were merged ({len(value["items"])} items)')
+            )
+    if duplicates:
+        where = _pointers(value, {id(obj) for obj, _, _ in duplicates})
+        for obj, key, old in duplicates:
+            base = where.get(id(obj))
+            pointer = None if base is None else f"{base}/{pointer_token(key)}"
+            kept = json_snippet(obj.get(key))[:60]
+            notes.append((pointer, f"key {json_snippet(key)} is given twice in one object: only its last value ({kept}) was kept, not {json_snippet(old)[:60]}"))
+    if loader.huge:
+        notes.append((None, f"{loader.huge} integer(s) longer than Python reads (4300 digits) were read as infinity"))
+    return JsonDocument(value, tuple(notes))
+
+
+def _pointers(root: Any, wanted: set[int]) -> dict[int, str]:
+    """JSON pointers of the containers in ``root`` whose ``id`` is in ``wanted`` (iterative: any depth)."""
+    found: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack and len(found) < len(wanted):
+        value, pointer = stack.pop()
+        if id(value) in wanted:
+            found[id(value)] = pointer
+        if isinstance(value, dict):
+            stack.extend((v, f"{pointer}/{pointer_token(k)}") for k, v in value.items() if isinstance(v, dict | list))
+        elif isinstance(value, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(value) if isinstance(v, dict | list))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """Where the values of one JSON document are counted: a file (``line_no`` None) or one line of one."""
+
+    unparsed: Unparsed
+    source: str
+    line_no: int | None = None
+
+    def bad(self, pointer: str | None, message: str) -> None:
+        """Count one value this document holds that no column can keep."""
+        if self.line_no is None:
+            self.unparsed.add(self.source if pointer is None else f"{self.source}#{pointer}", None, message)
+        else:
+            self.unparsed.add(self.source, self.line_no, message if pointer is None else f"{pointer or '/'}: {message}")
+
+    def notes(self, document: JsonDocument, base: str = "") -> None:
+        """Count the notes of ``document`` (its duplicate keys, ...), their pointers under ``base``."""
+        for pointer, message in document.notes:
+            self.bad(None if pointer is None else f"{base}{pointer}", message)
+
+
+class Node:
+    """One JSON object of evidence and its place, read value by value as its columns hold them.
+
+    Every accessor answers None (or an empty Node / list) for a value that is absent or
+    JSON ``null``, and for a value its column cannot hold, which it also counts in the
+    Spot's ``unparsed`` with its JSON pointer and why: a wrong JSON type, a number out
+    of the column's range, a time outside datetime64[ns]. A number written as a string
+    (``"7"``) is read, and counted as odd. Nothing here raises.
+
+    Examples
+    --------
+    >>> unparsed = Unparsed()
+    >>> status = Node({"restartCount": -1, "ready": "yes", "name": "api"}, "/items/3/status", Spot(unparsed, "k8s/pods.json"))
+    >>> status.integer("restartCount", minimum=0), status.boolean("ready"), status.text("name")
+    (None, None, 'api')
+    >>> unparsed.count, unparsed.sample[0]
+    (2, 'k8s/pods.json#/items/3/status/restartCount: restartCount -1 is below 0, not a count: kept as null')
+    """
+
+    __slots__ = ("pointer", "spot", "value")
+
+    def __init__(self, value: dict[str, Any], pointer: str, spot: Spot) -> None:
+        self.value = value
+        self.pointer = pointer
+        self.spot = spot
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def at(self, key: str) -> str:
+        """The JSON pointer of ``key`` in this object."""
+        return f"{self.pointer}/{pointer_token(key)}"
+
+    def counted_in(self, unparsed: Unparsed) -> Node:
+        """The same object, its odd values counted in ``unparsed`` instead."""
+        return Node(self.value, self.pointer, Spot(unparsed, self.spot.source, self.spot.line_no))
+
+    def bad(self, key: str, value: Any, why: str) -> None:
+        """Count the value of ``key`` as one no column can keep (``why`` completes the sentence)."""
+        self.spot.bad(self.at(key), f"{key} {json_snippet(value)} {why}")
+
+    def get(self, key: str) -> Any:
+        """The raw value of ``key`` (None when absent)."""
+        return self.value.get(key)
+
+    def child(self, key: str) -> Node:
+        """The object under ``key``: an empty Node when absent, null or (counted) not an object."""
+        value = self.value.get(key)
+        if isinstance(value, dict):
+            return Node(value, self.at(key), self.spot)
+        if value is not None:
+            self.bad(key, value, "is not an object: not read")
+        return Node({}, self.at(key), self.spot)
+
+    def entries(self, key: str) -> list[tuple[str, Any]]:
+        """``(pointer, value)`` of each entry of the list under ``key`` ([] when absent, null or not a list)."""
+        value = self.value.get(key)
+        if isinstance(value, list):
+            at = self.at(key)
+            return [(f"{at}/{i}", item) for i, item in enumerate(value)]
+        if value is not None:
+            self.bad(key, value, "is not a list: not read")
+        return []
+
+    def objects(self, key: str) -> list[Node]:
+        """The objects listed under ``key``; an entry that is not an object is counted."""
+        out: list[Node] = []
+        for pointer, item in self.entries(key):
+            if isinstance(item, dict):
+                out.append(Node(item, pointer, self.spot))
+            elif item is not None:
+                self.spot.bad(pointer, f"entry of {key} is not an object: {json_snippet(item)}")
+        return out
+
+    def text(self, key: str) -> str | None:
+        """A string value (an empty string reads as None)."""
+        value = self.value.get(key)
+        if value is None or isinstance(value, str):
+            return value or None
+        self.bad(key, value, "is not a string: kept as null")
+        return None
+
+    def boolean(self, key: str) -> bool | None:
+        """A JSON boolean."""
+        value = self.value.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        self.bad(key, value, "is not a boolean: kept as null")
+        return None
+
+    def integer(self, key: str, *, dtype: str = "Int64", minimum: int | None = None, nullable: bool = True) -> int | None:
+        """An integer that fits ``dtype`` (and is at least ``minimum``); ``7.0`` reads as 7, ``"7"`` as 7 (counted)."""
+        value = self.value.get(key)
+        if value is None:
+            if not nullable and key in self.value:
+                self.bad(key, value, "is null where the API always gives a number")
+            return None
+        number: int | None = None
+        if isinstance(value, bool):
+            self.bad(key, value, "is a boolean, not a number: kept as null")
+            return None
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, float):
+            if not math.isfinite(value) or not value.is_integer():
+                self.bad(key, value, "is not an integer: kept as null")
+                return None
+            number = int(value)
+        elif isinstance(value, str) and _INT_TEXT.match(value):
+            number = int(value)
+            self.bad(key, value, f"is a string, not a number: read as {number}")
+        else:
+            self.bad(key, value, "is not an integer: kept as null")
+            return None
+        low, high = _INT_RANGES[dtype]
+        if not low <= number <= high:
+            limits = "" if dtype == "Int64" else f", {low}..{high}"
+            self.bad(key, value, f"does not fit the column ({dtype}{limits}): kept as null")
+            return None
+        if minimum is not None and number < minimum:
+            self.bad(key, value, f"is below {minimum}, not a count: kept as null")
+            return None
+        return number
+
+    def number(self, key: str) -> float | None:
+        """A finite number; ``"2.5"`` reads as 2.5 (counted)."""
+        value = self.value.get(key)
+        if value is None:
+            return None
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond the float range
+                number = None
+        elif isinstance(value, str) and _NUMBER_TEXT.match(value):
+            number = float(value)
+            if math.isfinite(number):
+                self.bad(key, value, f"is a string, not a number: read as {number:g}")
+                return number
+        if number is None or not math.isfinite(number):
+            self.bad(key, value, "is not a finite number: kept as null")
+            return None
+        return number
+
+    def instant(self, key: str, read: Callable[[str], pd.Timestamp] = read_iso) -> pd.Timestamp | None:
+        """A time (ISO-8601 by default; ``read`` raises ValueError saying why it is not one)."""
+        value = self.value.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.bad(key, value, "is not a time: kept as null")
+            return None
+        try:
+            return read(value)
+        except ValueError as err:
+            self.spot.bad(self.at(key), f"{key}: {err}: kept as null")
+            return None
+
+
+def _line_problem(text: str) -> str:
+    """Why a JSON line is not read: cut at the line cap, or not a JSON object."""
+    cut = _CUT_LINE.search(text[-64:])
+    if cut is not None:
+        return f"JSON line over the {MAX_JSON_LINE_BYTES}-byte line cap ({cut.group(1)} {cut.group(2)} cut off): not read: {text[:120]}"
+    return text
 
 
 def json_lines(data: bytes | str | LogFile, name: str, unparsed: Unparsed) -> Iterator[tuple[Line, dict[str, Any]]]:
@@ -385,40 +706,52 @@ def json_lines(data: bytes | str | LogFile, name: str, unparsed: Unparsed) -> It
     ``data`` is text or a file (streamed; one document per line may be up to
     :data:`~panda_analysis._lines.MAX_JSON_LINE_BYTES` long, as a management-API snapshot
     of a broker with thousands of queues is). Blank lines are skipped; any other line that
-    is not a JSON object (a line cut at the cap among them) is counted in ``unparsed``
-    under ``name``.
+    is not a JSON object (a line cut at the cap among them, with a message saying so) is
+    counted in ``unparsed`` under ``name``, and so is each duplicate key of a line
+    (:func:`load_json`; the line's object is still yielded).
     """
     if isinstance(data, LogFile):
         lines = data.lines(unparsed, kubelet=False, max_line_bytes=MAX_JSON_LINE_BYTES, max_line_chars=MAX_JSON_LINE_BYTES)
     else:
         lines = iter_lines(data, kubelet=False, max_line_chars=MAX_JSON_LINE_BYTES)
     for line in lines:
-        if not line.text.strip():
+        text = line.text.lstrip("\ufeff") if line.line_no == 1 else line.text
+        if not text.strip():
             continue
+        document: JsonDocument | None
         try:
-            obj = json.loads(line.text)
-        except (json.JSONDecodeError, RecursionError):
-            obj = None
-        if not isinstance(obj, dict):
-            unparsed.add(name, line.line_no, line.text)
+            document = load_json(text)
+        except (ValueError, RecursionError):
+            document = None
+        if document is None or not isinstance(document.value, dict):
+            unparsed.add(name, line.line_no, _line_problem(text))
             continue
-        yield line, obj
+        Spot(unparsed, name, line.line_no).notes(document)
+        yield line, document.value
 
 
-def stamped_json_lines(
-    file: LogFile, unparsed: Unparsed, instant: Callable[[Any], T | None]
-) -> Iterator[tuple[int, T, dict[str, Any]]]:
-    """Yield ``(line_no, at, object)`` per JSON-object line of ``file`` whose ``at`` reads as a time.
+def stamped_json_lines(file: LogFile, unparsed: Unparsed) -> Iterator[tuple[int, pd.Timestamp, Node]]:
+    """Yield ``(line_no, at, node)`` per JSON-object line of ``file`` whose ``at`` reads as a time.
 
-    ``instant`` reads the ``at`` value; a line that is not a JSON object, or whose ``at``
-    is missing or not a time, is counted in ``unparsed``.
+    ``at`` is ISO-8601 (the collector writes it); a line that is not a JSON object, or
+    whose ``at`` is missing or not a time the frames can hold, is counted in ``unparsed``
+    (with why). ``node`` reads the line's other values, counting odd ones in ``unparsed``.
     """
     for line, obj in json_lines(file, file.name, unparsed):
-        at = instant(obj.get("at"))
+        spot = Spot(unparsed, file.name, line.line_no)
+        at = obj.get("at")
         if at is None:
-            unparsed.add(file.name, line.line_no, line.text)
+            spot.bad(None, f"no \"at\" time: line not read: {json_snippet(obj)}")
             continue
-        yield line.line_no, at, obj
+        try:
+            ts = read_iso(at) if isinstance(at, str) else None
+        except ValueError as err:
+            spot.bad("/at", f"{err}: line not read")
+            continue
+        if ts is None:
+            spot.bad("/at", f"{json_snippet(at)} is not a time: line not read")
+            continue
+        yield line.line_no, ts, Node(obj, "", spot)
 
 
 def conform(

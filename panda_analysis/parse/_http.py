@@ -5,6 +5,11 @@ per ``GET /live_metadata`` probe and ``http/focus/job_metadata.jsonl`` holds
 ``{"at": ISO, "job_id": str, "status": int, "body": ...}`` per ``GET /metadata/{job_id}``
 poll. A failed request is ``{"at": ..., "status": null, "error": "ConnectTimeout(...)"}``;
 a 4xx/5xx answer from FastAPI has the body ``{"detail": "Invalid job_id"}``.
+
+A value a column cannot hold (a status beyond Int16, ``"prr": "fast"``, a number of
+channels below 0, an ``at`` outside the years of datetime64[ns]) is counted in
+``attrs["unparsed"]`` with its line and JSON pointer (``/body/prr``); numbers written as
+strings (``"prr": "2000.0"``) are read and counted as odd.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 from panda_analysis import schema
 from panda_analysis._lines import LogFile, Unparsed, resolve_sources
 from panda_analysis.bundle import Bundle
-from panda_analysis.parse._common import compact_json, conform, iso_timestamp, stamped_json_lines
+from panda_analysis.parse._common import Node, compact_json, conform, stamped_json_lines
 
 __all__ = ["job_metadata", "live_metadata"]
 
@@ -36,33 +41,17 @@ _METADATA_FIELDS = (
 )
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    if number is None or not number.is_integer() or abs(number) >= 2**63:
-        return None
-    return int(number)
-
-
 def _string(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else compact_json(value)
 
 
-def _error(record: dict[str, Any], status: int | None, body: Any) -> str | None:
+def _status(record: Node) -> int | None:
+    return record.integer("status", dtype="Int16", minimum=0)
+
+
+def _error(record: Node, status: int | None, body: Any) -> str | None:
     """The error of a probe: the request's error, else the detail of a non-2xx answer."""
     error = _string(record.get("error"))
     if error:
@@ -73,20 +62,21 @@ def _error(record: dict[str, Any], status: int | None, body: Any) -> str | None:
     return None
 
 
-def _live_row(record: dict[str, Any]) -> Row:
-    status = _integer(record.get("status"))
+def _live_row(record: Node) -> Row:
+    status = _status(record)
     body = record.get("body")
-    fields = body if isinstance(body, dict) else {}
+    fields = Node(body if isinstance(body, dict) else {}, "/body", record.spot)
     error = _error(record, status, body)
-    if error is None and body is not None and not any(k in fields for k in _METADATA_FIELDS):
+    if error is None and body is not None and not any(k in fields.value for k in _METADATA_FIELDS):
         error = "response body is not live metadata"
     return {
         "status": status,
-        "prr": _number(fields.get("prr")),
-        "dx": _number(fields.get("dx")),
-        "fiber_start_meters": _number(fields.get("fiber_start_meters")),
-        "fiber_length_meters": _number(fields.get("fiber_length_meters")),
-        "number_of_channels": _integer(fields.get("number_of_channels")),
+        "prr": fields.number("prr"),
+        "dx": fields.number("dx"),
+        "fiber_start_meters": fields.number("fiber_start_meters"),
+        "fiber_length_meters": fields.number("fiber_length_meters"),
+        "number_of_channels": fields.integer("number_of_channels", minimum=0),
+        # text fields keep any JSON value as its text: nothing a string column cannot hold
         "sw_version": _string(fields.get("sw_version")),
         "fiber_description": _string(fields.get("fiber_description")),
         "error": error,
@@ -94,8 +84,8 @@ def _live_row(record: dict[str, Any]) -> Row:
     }
 
 
-def _job_row(record: dict[str, Any]) -> Row:
-    status = _integer(record.get("status"))
+def _job_row(record: Node) -> Row:
+    status = _status(record)
     body = record.get("body")
     job_id = record.get("job_id")
     if job_id is None and isinstance(body, dict):
@@ -108,12 +98,12 @@ def _job_row(record: dict[str, Any]) -> Row:
     }
 
 
-def _frame(files: list[LogFile], build: Callable[[dict[str, Any]], Row], frame: schema.FrameSchema) -> pd.DataFrame:
+def _frame(files: list[LogFile], build: Callable[[Node], Row], frame: schema.FrameSchema) -> pd.DataFrame:
     unparsed = Unparsed()
     rows = [
         {"ts": at, "source": f.name, "line_no": line_no, **build(record)}
         for f in files
-        for line_no, at, record in stamped_json_lines(f, unparsed, iso_timestamp)
+        for line_no, at, record in stamped_json_lines(f, unparsed)
     ]
     return conform(frame, rows, unparsed)
 

@@ -24,16 +24,17 @@ import pandas as pd
 
 from panda_analysis import schema
 from panda_analysis._lines import LogFile, Unparsed, resolve_sources
-from panda_analysis._time import to_utc
+from panda_analysis._time import MIN_INSTANT, to_utc
 from panda_analysis.bundle import Bundle, is_bundle
 from panda_analysis.parse._common import (
-    as_bool,
+    Node,
+    Spot,
     as_dict,
     as_text,
     conform,
-    iso_timestamp,
     job_id_from_name,
     json_snippet,
+    load_json,
 )
 
 __all__ = ["endpoints", "events", "jobs", "pods", "pods_text", "restarts", "services"]
@@ -41,23 +42,10 @@ __all__ = ["endpoints", "events", "jobs", "pods", "pods_text", "restarts", "serv
 Row = dict[str, Any]
 
 # --------------------------------------------------------------------------- value helpers
-# JSON from a cluster (or a hand-edited file) may hold anything anywhere: every accessor
-# (these and ``as_dict``, ``as_text``, ``as_bool``, ``iso_timestamp`` of ``_common``)
-# checks the type and answers None rather than raising.
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+# JSON from a cluster (or a hand-edited file) may hold anything anywhere: values are read
+# through ``_common.Node``, which checks each against its column and counts every value it
+# cannot keep (with its JSON pointer, e.g. ``k8s/pods.json#/items/3/status/
+# containerStatuses/0/restartCount``) while the row is kept (issue #11).
 
 
 def _first(*values: pd.Timestamp | None) -> pd.Timestamp | None:
@@ -73,25 +61,36 @@ def _sorted_json(value: Any) -> str | None:
         return json_snippet(value)
 
 
+def _source(node: Node) -> str:
+    return f"{node.spot.source}#{node.pointer}"
+
+
 # --------------------------------------------------------------------------- JSON lists
 
 
 def _objects(file: LogFile, kinds: tuple[str, ...], unparsed: Unparsed) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ``(pointer, object)`` for every usable object of ``kinds`` in ``file``.
 
-    ``pointer`` is the JSON pointer of the object within the file ('' for the root).
+    ``pointer`` is the JSON pointer of the object within the file ('' for the root). What
+    is not a usable object is counted in ``unparsed``, and so are the document's duplicate
+    keys (a List's ``items`` given twice are merged: every pod in either list is kept).
     """
     text = file.read_text(unparsed).lstrip("\ufeff")
     if not text.strip():
         return
     try:
-        document = json.loads(text)
+        loaded = load_json(text, merge_items=True)
     except json.JSONDecodeError as err:
         unparsed.add(file.name, err.lineno, f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}")
         return
     except RecursionError:
         unparsed.add(file.name, None, "JSON nested too deeply to read")
         return
+    except ValueError as err:  # pragma: no cover - load_json reads long integers itself
+        unparsed.add(file.name, None, f"not readable as JSON: {err}")
+        return
+    Spot(unparsed, file.name).notes(loaded)
+    document = loaded.value
     if isinstance(document, dict) and "items" in document:
         items = document["items"]
         if items is None:  # some tools print `"items": null` for an empty list
@@ -115,124 +114,152 @@ def _objects(file: LogFile, kinds: tuple[str, ...], unparsed: Unparsed) -> Itera
         kind = item.get("kind")
         # items of an API list (PodList, ...) carry no kind; kubectl's List items do
         if kind is not None and kind not in kinds:
-            unparsed.add(where, None, f"kind {kind!r} is not {' or '.join(kinds)}")
+            shown = repr(kind[:60]) if isinstance(kind, str) else json_snippet(kind)[:60]
+            unparsed.add(where, None, f"kind {shown} is not {' or '.join(kinds)}")
             continue
-        if as_text(as_dict(item.get("metadata")).get("name")) is None:
+        meta = item.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            unparsed.add(where, None, f"metadata is not an object: {json_snippet(meta)}")
+            continue
+        if as_text(as_dict(meta).get("name")) is None:
             unparsed.add(where, None, f"object has no metadata.name: {json_snippet(item)}")
             continue
         yield pointer, item
 
 
-def _conditions(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for condition in _list(status.get("conditions")):
-        if isinstance(condition, dict) and isinstance(condition.get("type"), str):
-            out[condition["type"]] = condition
+def _true_since(conditions: dict[str, Node], kind: str) -> pd.Timestamp | None:
+    condition = conditions.get(kind)
+    if condition is None or condition.get("status") != "True":
+        return None
+    return condition.instant("lastTransitionTime")
+
+
+def _conditions(status: Node) -> dict[str, Node]:
+    out: dict[str, Node] = {}
+    for condition in status.objects("conditions"):
+        kind = condition.text("type")
+        if kind is not None:
+            out[kind] = condition
     return out
 
 
-def _true_since(conditions: dict[str, dict[str, Any]], kind: str) -> pd.Timestamp | None:
-    condition = conditions.get(kind, {})
-    if condition.get("status") != "True":
-        return None
-    return iso_timestamp(condition.get("lastTransitionTime"))
+def _restart_sum(status: Node) -> tuple[int, int, int | None]:
+    """``(containers listed, ready, restarts summed)`` of ``containerStatuses``, as the pods frame reads them.
+
+    The sum is null when one container's ``restartCount`` cannot be read (that value is
+    counted): a partial sum would look like fewer restarts than there were.
+    """
+    statuses = status.objects("containerStatuses")
+    ready = sum(1 for s in statuses if s.boolean("ready") is True)
+    total: int | None = 0
+    for s in statuses:
+        count = s.integer("restartCount", minimum=0, nullable=False)
+        if count is None:
+            if s.get("restartCount") is not None:
+                total = None
+        elif total is not None:
+            total += count
+    if total is not None and total > 2**63 - 1:
+        status.spot.bad(status.at("containerStatuses"), f"restartCount summed over containers ({total}) does not fit Int64: kept as null")
+        total = None
+    return len(statuses), ready, total
 
 
-def _pod_rows(name: str, pointer: str, obj: dict[str, Any], unparsed_restarts: Unparsed) -> tuple[Row, list[Row]]:
-    meta = as_dict(obj.get("metadata"))
-    spec = as_dict(obj.get("spec"))
-    status = as_dict(obj.get("status"))
-    labels = as_dict(meta.get("labels"))
-    pod = as_text(meta.get("name"))
-    namespace = as_text(meta.get("namespace"))
-    created = iso_timestamp(meta.get("creationTimestamp"))
-    owners = [o for o in _list(meta.get("ownerReferences")) if isinstance(o, dict)]
-    owner = owners[0] if owners else {}
-    job_owner = next((o for o in owners if o.get("kind") == "Job"), {})
-    job_name = (
-        as_text(labels.get("job-name"))
-        or as_text(labels.get("batch.kubernetes.io/job-name"))
-        or as_text(job_owner.get("name"))
-    )
+def _pod_rows(name: str, pointer: str, obj: dict[str, Any], unparsed_pods: Unparsed, unparsed_restarts: Unparsed) -> tuple[Row, list[Row]]:
+    pod_node = Node(obj, pointer, Spot(unparsed_pods, name))
+    meta = pod_node.child("metadata")
+    spec = pod_node.child("spec")
+    status = pod_node.child("status")
+    labels = meta.child("labels")
+    pod = meta.text("name")
+    namespace = meta.text("namespace")
+    created = meta.instant("creationTimestamp")
+    started = status.instant("startTime")
+    owners = meta.objects("ownerReferences")
+    owner = owners[0] if owners else None
+    owner_kind = owner.text("kind") if owner else None
+    owner_name = owner.text("name") if owner else None
+    job_owner = next((o for o in owners if o.get("kind") == "Job"), None)
+    job_owner_name = owner_name if job_owner is owner else job_owner.text("name") if job_owner else None
+    job_name = labels.text("job-name") or labels.text("batch.kubernetes.io/job-name") or job_owner_name
     conditions = _conditions(status)
-    statuses = _list(status.get("containerStatuses"))
-    good = [s for s in statuses if isinstance(s, dict)]
-    containers = spec.get("containers")
+    listed, ready, restart_sum = _restart_sum(status)
+    containers = spec.entries("containers")
     pod_row: Row = {
-        "ts": _first(created, iso_timestamp(status.get("startTime"))),
+        "ts": _first(created, started),
         "source": f"{name}#{pointer}",
         "namespace": namespace,
         "pod": pod,
-        "phase": as_text(status.get("phase")),
-        "status_reason": as_text(status.get("reason")),
-        "node": as_text(spec.get("nodeName")),
-        "pod_ip": as_text(status.get("podIP")),
-        "app": as_text(labels.get("app.kubernetes.io/name")) or as_text(labels.get("app")),
+        "phase": status.text("phase"),
+        "status_reason": status.text("reason"),
+        "node": spec.text("nodeName"),
+        "pod_ip": status.text("podIP"),
+        "app": labels.text("app.kubernetes.io/name") or labels.text("app"),
         "job_name": job_name,
-        "job_id": as_text(labels.get("job_id")) or job_id_from_name(job_name) or job_id_from_name(pod),
-        "owner_kind": as_text(owner.get("kind")),
-        "owner_name": as_text(owner.get("name")),
+        "job_id": labels.text("job_id") or job_id_from_name(job_name) or job_id_from_name(pod),
+        "owner_kind": owner_kind,
+        "owner_name": owner_name,
         "labels": _sorted_json(meta.get("labels")),
-        "container_count": len(containers) if isinstance(containers, list) else len(good),
-        "ready_count": sum(1 for s in good if s.get("ready") is True),
-        "restart_count": sum(_int(s.get("restartCount")) or 0 for s in good),
-        "is_ready": conditions.get("Ready", {}).get("status") == "True",
-        "started_at": iso_timestamp(status.get("startTime")),
+        "container_count": len(containers) if isinstance(spec.get("containers"), list) else listed,
+        "ready_count": ready,
+        "restart_count": restart_sum,
+        "is_ready": conditions["Ready"].get("status") == "True" if "Ready" in conditions else False,
+        "started_at": started,
         "scheduled_at": _true_since(conditions, "PodScheduled"),
         "initialized_at": _true_since(conditions, "Initialized"),
         "containers_ready_at": _true_since(conditions, "ContainersReady"),
         "ready_at": _true_since(conditions, "Ready"),
-        "deleted_at": iso_timestamp(meta.get("deletionTimestamp")),
+        "deleted_at": meta.instant("deletionTimestamp"),
     }
+    # the restarts frame reads its own values and counts its own odd ones
+    pod_r = pod_node.counted_in(unparsed_restarts)
+    meta_r = pod_r.child("metadata")
+    identity = {"namespace": meta_r.text("namespace"), "pod": meta_r.text("name")}
+    created_r = meta_r.instant("creationTimestamp")
+    status_r = pod_r.child("status")
     rows: list[Row] = []
     for field_name, is_init in (("initContainerStatuses", True), ("containerStatuses", False)):
-        for j, cs in enumerate(_list(status.get(field_name))):
-            where = f"{name}#{pointer}/status/{field_name}/{j}"
+        for where, cs in status_r.entries(field_name):
             if not isinstance(cs, dict) or as_text(cs.get("name")) is None:
-                unparsed_restarts.add(where, None, f"container status without a name: {json_snippet(cs)}")
+                unparsed_restarts.add(f"{name}#{where}", None, f"container status without a name: {json_snippet(cs)}")
                 continue
-            rows.append(_restart_row(where, cs, is_init=is_init, namespace=namespace, pod=pod, created=created))
+            rows.append(_restart_row(Node(cs, where, status_r.spot), is_init=is_init, identity=identity, created=created_r))
     return pod_row, rows
 
 
-def _restart_row(
-    where: str,
-    cs: dict[str, Any],
-    *,
-    is_init: bool,
-    namespace: str | None,
-    pod: str | None,
-    created: pd.Timestamp | None,
-) -> Row:
-    state = as_dict(cs.get("state"))
+def _restart_row(cs: Node, *, is_init: bool, identity: dict[str, str | None], created: pd.Timestamp | None) -> Row:
+    state = cs.child("state")
     current = next((k for k in ("running", "waiting", "terminated") if isinstance(state.get(k), dict)), None)
-    running = as_dict(state.get("running"))
-    waiting = as_dict(state.get("waiting"))
-    terminated = as_dict(state.get("terminated"))
+    running = state.child("running")
+    waiting = state.child("waiting")
+    terminated = state.child("terminated")
     # the last termination is lastState.terminated; a container that is terminated right now
     # (a finished init container, a failed Job pod) has its termination in state instead
-    last = as_dict(as_dict(cs.get("lastState")).get("terminated")) or terminated
-    started_at = iso_timestamp(running.get("startedAt")) or iso_timestamp(terminated.get("startedAt"))
-    last_finished_at = iso_timestamp(last.get("finishedAt"))
+    last = cs.child("lastState").child("terminated") or terminated
+    terminated_started = terminated.instant("startedAt")
+    started_at = running.instant("startedAt") or terminated_started
+    last_started_at = terminated_started if last is terminated else last.instant("startedAt")
+    last_finished_at = last.instant("finishedAt")
     return {
         "ts": _first(last_finished_at, started_at, created),
-        "source": where,
-        "namespace": namespace,
-        "pod": pod,
-        "container": as_text(cs.get("name")),
+        "source": _source(cs),
+        **identity,
+        "container": cs.text("name"),
         "is_init": is_init,
-        "image": as_text(cs.get("image")),
-        "restart_count": _int(cs.get("restartCount")),
-        "is_ready": as_bool(cs.get("ready")),
+        "image": cs.text("image"),
+        # a restartCount that cannot be read (-1, "NaN", true, 1e400, 2**70) is null and
+        # counted; the row and its lastState / state evidence are kept for the rules
+        "restart_count": cs.integer("restartCount", minimum=0, nullable=False),
+        "is_ready": cs.boolean("ready"),
         "state": current,
         "started_at": started_at,
-        "waiting_reason": as_text(waiting.get("reason")),
-        "waiting_message": as_text(waiting.get("message")),
-        "last_reason": as_text(last.get("reason")),
-        "last_exit_code": _int(last.get("exitCode")),
-        "last_signal": _int(last.get("signal")),
-        "last_message": as_text(last.get("message")),
-        "last_started_at": iso_timestamp(last.get("startedAt")),
+        "waiting_reason": waiting.text("reason"),
+        "waiting_message": waiting.text("message"),
+        "last_reason": last.text("reason"),
+        "last_exit_code": last.integer("exitCode", dtype="Int16"),
+        "last_signal": last.integer("signal", dtype="Int16"),
+        "last_message": last.text("message"),
+        "last_started_at": last_started_at,
         "last_finished_at": last_finished_at,
     }
 
@@ -240,124 +267,137 @@ def _restart_row(
 _FIELD_PATH = re.compile(r"spec\.(?:initContainers|containers|ephemeralContainers)\{([^}]*)\}")
 
 
-def _event_row(name: str, pointer: str, obj: dict[str, Any]) -> Row:
+def _event_row(ev: Node) -> Row:
     # core/v1 Event, and the events.k8s.io/v1 shape (regarding, note, deprecated*)
-    meta = as_dict(obj.get("metadata"))
-    involved = as_dict(obj.get("involvedObject")) or as_dict(obj.get("regarding"))
-    series = as_dict(obj.get("series"))
-    source = as_dict(obj.get("source")) or as_dict(obj.get("deprecatedSource"))
-    event_time = iso_timestamp(obj.get("eventTime"))
-    first_ts = _first(iso_timestamp(obj.get("firstTimestamp")), iso_timestamp(obj.get("deprecatedFirstTimestamp")), event_time)
+    meta = ev.child("metadata")
+    involved = ev.child("involvedObject") or ev.child("regarding")
+    series = ev.child("series")
+    source = ev.child("source") or ev.child("deprecatedSource")
+    event_time = ev.instant("eventTime")
+    first_ts = _first(ev.instant("firstTimestamp"), ev.instant("deprecatedFirstTimestamp"), event_time)
     last_ts = _first(
-        iso_timestamp(obj.get("lastTimestamp")),
-        iso_timestamp(obj.get("deprecatedLastTimestamp")),
-        iso_timestamp(series.get("lastObservedTime")),
+        ev.instant("lastTimestamp"),
+        ev.instant("deprecatedLastTimestamp"),
+        series.instant("lastObservedTime"),
         event_time,
     )
-    kind = as_text(involved.get("kind"))
-    object_name = as_text(involved.get("name"))
-    field_path = involved.get("fieldPath")
-    match = _FIELD_PATH.search(field_path) if isinstance(field_path, str) else None
-    count = _int(obj.get("count")) or _int(series.get("count")) or _int(obj.get("deprecatedCount"))
+    kind = involved.text("kind")
+    object_name = involved.text("name")
+    field_path = involved.text("fieldPath")
+    match = _FIELD_PATH.search(field_path) if field_path else None
+    counts = (
+        ev.integer("count", minimum=0),
+        series.integer("count", minimum=0),
+        ev.integer("deprecatedCount", minimum=0),
+    )
+    count = next((c for c in counts if c), None)
     return {
-        "ts": _first(last_ts, first_ts, iso_timestamp(meta.get("creationTimestamp"))),
-        "source": f"{name}#{pointer}",
-        "namespace": as_text(meta.get("namespace")) or as_text(involved.get("namespace")),
+        "ts": _first(last_ts, first_ts, meta.instant("creationTimestamp")),
+        "source": _source(ev),
+        "namespace": meta.text("namespace") or involved.text("namespace"),
         "object_kind": kind,
         "object_name": object_name,
         "pod": object_name if kind == "Pod" else None,
         "container": match.group(1) if match else None,
-        "type": as_text(obj.get("type")),
-        "reason": as_text(obj.get("reason")),
-        "message": as_text(obj.get("message")) or as_text(obj.get("note")),
+        "type": ev.text("type"),
+        "reason": ev.text("reason"),
+        "message": ev.text("message") or ev.text("note"),
         "count": count if count is not None else 1,  # an event object was seen at least once
         "first_ts": first_ts,
         "last_ts": last_ts,
-        "reporting_component": as_text(obj.get("reportingComponent"))
-        or as_text(obj.get("reportingController"))
-        or as_text(source.get("component")),
-        "host": as_text(source.get("host")) or as_text(obj.get("reportingInstance")),
+        "reporting_component": ev.text("reportingComponent")
+        or ev.text("reportingController")
+        or source.text("component"),
+        "host": source.text("host") or ev.text("reportingInstance"),
     }
 
 
-def _job_row(name: str, pointer: str, obj: dict[str, Any]) -> Row:
-    meta = as_dict(obj.get("metadata"))
-    spec = as_dict(obj.get("spec"))
-    status = as_dict(obj.get("status"))
-    labels = as_dict(meta.get("labels"))
-    job_name = as_text(meta.get("name"))
-    true_conditions = [c for c in _list(status.get("conditions")) if isinstance(c, dict) and c.get("status") == "True"]
-    last = true_conditions[-1] if true_conditions else {}
-    started = iso_timestamp(status.get("startTime"))
+def _job_row(job: Node) -> Row:
+    meta = job.child("metadata")
+    spec = job.child("spec")
+    status = job.child("status")
+    labels = meta.child("labels")
+    job_name = meta.text("name")
+    true_conditions = [c for c in status.objects("conditions") if c.get("status") == "True"]
+    last = true_conditions[-1] if true_conditions else None
+    started = status.instant("startTime")
     return {
-        "ts": _first(iso_timestamp(meta.get("creationTimestamp")), started),
-        "source": f"{name}#{pointer}",
-        "namespace": as_text(meta.get("namespace")),
+        "ts": _first(meta.instant("creationTimestamp"), started),
+        "source": _source(job),
+        "namespace": meta.text("namespace"),
         "job_name": job_name,
-        "job_id": as_text(labels.get("job_id")) or job_id_from_name(job_name),
+        "job_id": labels.text("job_id") or job_id_from_name(job_name),
         "labels": _sorted_json(meta.get("labels")),
-        "active": _int(status.get("active")),
-        "succeeded": _int(status.get("succeeded")),
-        "failed": _int(status.get("failed")),
-        "backoff_limit": _int(spec.get("backoffLimit")),
+        "active": status.integer("active", minimum=0),
+        "succeeded": status.integer("succeeded", minimum=0),
+        "failed": status.integer("failed", minimum=0),
+        "backoff_limit": spec.integer("backoffLimit", minimum=0),
         "started_at": started,
-        "completed_at": iso_timestamp(status.get("completionTime")),
-        "condition": as_text(last.get("type")),
-        "condition_reason": as_text(last.get("reason")),
-        "condition_message": as_text(last.get("message")),
+        "completed_at": status.instant("completionTime"),
+        "condition": last.text("type") if last else None,
+        "condition_reason": last.text("reason") if last else None,
+        "condition_message": last.text("message") if last else None,
     }
 
 
-def _ports(ports: Any) -> str | None:
+def _ports(ports: list[Node]) -> str | None:
     out: list[str] = []
-    for port in _list(ports):
-        if not isinstance(port, dict) or _int(port.get("port")) is None:
+    for port in ports:
+        number = port.integer("port", dtype="Int32", minimum=0)
+        if number is None:
+            if port.get("port") is None:
+                port.bad("port", None, "is missing: port not listed")
             continue
-        text = f"{port['port']}/{as_text(port.get('protocol')) or 'TCP'}"
-        port_name = as_text(port.get("name"))
+        if number > 65535:
+            port.bad("port", number, "is not a port (0..65535): not listed")
+            continue
+        text = f"{number}/{port.text('protocol') or 'TCP'}"
+        port_name = port.text("name")
         text = f"{port_name}:{text}" if port_name else text
         if text not in out:
             out.append(text)
     return ", ".join(out) if out else None
 
 
-def _service_row(name: str, pointer: str, obj: dict[str, Any]) -> Row:
-    meta = as_dict(obj.get("metadata"))
-    spec = as_dict(obj.get("spec"))
+def _service_row(svc: Node) -> Row:
+    meta = svc.child("metadata")
+    spec = svc.child("spec")
+    spec.child("selector")  # counts a selector that is not an object; the column keeps it as JSON
     return {
-        "ts": iso_timestamp(meta.get("creationTimestamp")),
-        "source": f"{name}#{pointer}",
-        "namespace": as_text(meta.get("namespace")),
-        "service": as_text(meta.get("name")),
-        "type": as_text(spec.get("type")) or "ClusterIP",
-        "cluster_ip": as_text(spec.get("clusterIP")),
-        "ports": _ports(spec.get("ports")),
+        "ts": meta.instant("creationTimestamp"),
+        "source": _source(svc),
+        "namespace": meta.text("namespace"),
+        "service": meta.text("name"),
+        "type": spec.text("type") or "ClusterIP",
+        "cluster_ip": spec.text("clusterIP"),
+        "ports": _ports(spec.objects("ports")),
         "selector": _sorted_json(spec.get("selector")),
     }
 
 
-def _endpoints_row(name: str, pointer: str, obj: dict[str, Any]) -> Row:
-    meta = as_dict(obj.get("metadata"))
-    annotations = as_dict(meta.get("annotations"))
+def _endpoints_row(ep: Node) -> Row:
+    meta = ep.child("metadata")
+    annotations = meta.child("annotations")
     ready: list[str] = []
     not_ready = 0
-    ports: list[Any] = []
-    for subset in _list(obj.get("subsets")):
-        subset = as_dict(subset)
-        for address in _list(subset.get("addresses")):
-            ip = as_text(as_dict(address).get("ip"))
+    ports: list[Node] = []
+    for subset in ep.objects("subsets"):
+        for address in subset.objects("addresses"):
+            ip = address.text("ip")
             if ip is not None:
                 ready.append(ip)
-        not_ready += sum(1 for a in _list(subset.get("notReadyAddresses")) if isinstance(a, dict))
-        ports.extend(_list(subset.get("ports")))
+            else:
+                address.bad("ip", address.get("ip"), "is not an address: not counted as ready")
+        not_ready += len(subset.objects("notReadyAddresses"))
+        ports.extend(subset.objects("ports"))
     return {
         "ts": _first(
-            iso_timestamp(annotations.get("endpoints.kubernetes.io/last-change-trigger-time")),
-            iso_timestamp(meta.get("creationTimestamp")),
+            annotations.instant("endpoints.kubernetes.io/last-change-trigger-time"),
+            meta.instant("creationTimestamp"),
         ),
-        "source": f"{name}#{pointer}",
-        "namespace": as_text(meta.get("namespace")),
-        "service": as_text(meta.get("name")),
+        "source": _source(ep),
+        "namespace": meta.text("namespace"),
+        "service": meta.text("name"),
         "ready_count": len(ready),
         "not_ready_count": not_ready,
         "addresses": ", ".join(ready) if ready else None,
@@ -368,11 +408,15 @@ def _endpoints_row(name: str, pointer: str, obj: dict[str, Any]) -> Row:
 def _list_frame(
     files: list[LogFile],
     kinds: tuple[str, ...],
-    build: Callable[[str, str, dict[str, Any]], Row],
+    build: Callable[[Node], Row],
     frame: schema.FrameSchema,
 ) -> pd.DataFrame:
     unparsed = Unparsed()
-    rows = [build(f.name, pointer, obj) for f in files for pointer, obj in _objects(f, kinds, unparsed)]
+    rows = [
+        build(Node(obj, pointer, Spot(unparsed, f.name)))
+        for f in files
+        for pointer, obj in _objects(f, kinds, unparsed)
+    ]
     return conform(frame, rows, unparsed)
 
 
@@ -384,7 +428,7 @@ def _pods_and_restarts(files: list[LogFile]) -> dict[str, pd.DataFrame]:
     for file in files:
         file_unparsed = Unparsed()
         for pointer, obj in _objects(file, ("Pod",), file_unparsed):
-            pod_row, rows = _pod_rows(file.name, pointer, obj, unparsed_restarts)
+            pod_row, rows = _pod_rows(file.name, pointer, obj, unparsed_pods, unparsed_restarts)
             pod_rows.append(pod_row)
             restart_rows.extend(rows)
         # a broken file or item is lost for both frames
@@ -403,6 +447,9 @@ _COMMAND = re.compile(r"^(?:\S*[$#>%]\s*)?(?:sudo\s+)?(?:kubectl|k|oc|k3s\s+kube
 _NO_RESOURCES = re.compile(r"^No resources found\b")
 _READY = re.compile(r"^(\d+)/(\d+)$")
 _RESTARTS = re.compile(r"^(\d+)(?:\s+\((\S+) ago\))?$")
+#: Digits a part of a kubectl duration may have (kubectl prints at most a few: ``292y``).
+_MAX_DURATION_DIGITS = 12
+_INT64_MAX = 2**63 - 1
 _HUMAN_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _TOKENS = re.compile(
     r"^(?:(?P<NAMESPACE>\S+)\s+)??(?P<NAME>\S+)\s+(?P<READY>\d+/\d+)\s+(?P<STATUS>\S+)\s+"
@@ -412,12 +459,24 @@ _TOKENS = re.compile(
 
 
 def _human_seconds(text: str) -> float | None:
-    """Seconds of a kubectl human duration (``46h``, ``2d5h``, ``3m20s``, ``1y30d``)."""
+    """Seconds of a kubectl human duration (``46h``, ``2d5h``, ``3m20s``, ``1y30d``).
+
+    None when ``text`` is not one, and when a part has more digits than any real age
+    (those are not durations a frame can use; the caller counts them).
+    """
     match = _HUMAN_DURATION.match(text)
-    if not text or match is None:
+    if not text or match is None or any(g is not None and len(g) > _MAX_DURATION_DIGITS for g in match.groups()):
         return None
     years, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return float((((years * 365 + days) * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def _count(text: str, column: str, problems: list[str]) -> int | None:
+    """A count printed by kubectl, or None (noted in ``problems``) when it does not fit Int64."""
+    if len(text) <= 19 and int(text) <= _INT64_MAX:
+        return int(text)
+    problems.append(f"{column} {text[:40]} does not fit Int64: kept as null")
+    return None
 
 
 def _header(text: str) -> list[tuple[str, int]] | None:
@@ -455,20 +514,40 @@ def _by_tokens(text: str) -> dict[str, str] | None:
     return values
 
 
-def _pods_text_row(values: dict[str, str], observed: pd.Timestamp | None) -> Row | None:
-    """A row from column values, or None when the values are not a pod line."""
+def _pods_text_row(values: dict[str, str], observed: pd.Timestamp | None, problems: list[str]) -> Row | None:
+    """A row from column values, or None when the values are not a pod line.
+
+    Values of a pod line that a column cannot hold (a count beyond Int64, an age with
+    absurdly many digits, a restart time before 1677) are null in the row and noted in
+    ``problems`` for the caller to count.
+    """
     name = values.get("NAME", "")
     ready = _READY.match(values.get("READY", ""))
     restarts = _RESTARTS.match(re.sub(r"\s+", " ", values.get("RESTARTS", "")))
     age_text = values.get("AGE", "")
-    age = _human_seconds(age_text)
     if not name or " " in name or ready is None or restarts is None or not values.get("STATUS"):
         return None
-    if age is None and age_text not in {"<invalid>", "<unknown>"}:
+    if (not age_text or _HUMAN_DURATION.match(age_text) is None) and age_text not in {"<invalid>", "<unknown>"}:
         return None
     if " " in values.get("STATUS", "") or " " in values.get("NAMESPACE", ""):
         return None
-    ago = _human_seconds(restarts.group(2)) if restarts.group(2) else None
+    age = _human_seconds(age_text)
+    if age is None and age_text not in {"<invalid>", "<unknown>"}:
+        problems.append(f"AGE {age_text[:40]} is too long to be an age: kept as null")
+    ago_text = restarts.group(2)
+    ago = _human_seconds(ago_text) if ago_text else None
+    if ago_text and ago is None:
+        problems.append(f"RESTARTS ({ago_text[:40]} ago) is not a kubectl duration: kept as null")
+    last_restart_at = None
+    if observed is not None and ago is not None:
+        try:
+            last_restart_at = observed - pd.Timedelta(seconds=ago)
+        except (OverflowError, ValueError):  # more than ~292 years before the observation
+            last_restart_at = None
+        if last_restart_at is not None and last_restart_at < MIN_INSTANT:
+            last_restart_at = None
+        if last_restart_at is None:
+            problems.append(f"RESTARTS ({ago_text} ago) is before the first time a frame can hold: last_restart_at kept as null")
     ip = values.get("IP")
     node = values.get("NODE")
     return {
@@ -476,12 +555,12 @@ def _pods_text_row(values: dict[str, str], observed: pd.Timestamp | None) -> Row
         "namespace": values.get("NAMESPACE") or None,
         "pod": name,
         "ready": values["READY"],
-        "ready_count": int(ready.group(1)),
-        "container_count": int(ready.group(2)),
+        "ready_count": _count(ready.group(1), "READY", problems),
+        "container_count": _count(ready.group(2), "READY", problems),
         "status": values["STATUS"],
-        "restart_count": int(restarts.group(1)),
+        "restart_count": _count(restarts.group(1), "RESTARTS", problems),
         "last_restart_ago_s": ago,
-        "last_restart_at": observed - pd.Timedelta(seconds=ago) if observed is not None and ago is not None else None,
+        "last_restart_at": last_restart_at,
         "age_s": age,
         "node": node if node and node != "<none>" else None,
         "pod_ip": ip if ip and ip != "<none>" else None,
@@ -501,11 +580,12 @@ def _pods_text_frame(files: list[LogFile], observed: pd.Timestamp | None) -> pd.
             if new_header is not None:
                 header = new_header
                 continue
+            problems: list[str] = []
             values = _positional(text, header) if header is not None else None
-            row = _pods_text_row(values, observed) if values is not None else None
+            row = _pods_text_row(values, observed, problems) if values is not None else None
             if row is None:
                 values = _by_tokens(text)
-                row = _pods_text_row(values, observed) if values is not None else None
+                row = _pods_text_row(values, observed, problems) if values is not None else None
             if row is None:
                 stripped = text.strip()
                 if not (_COMMAND.match(stripped) or _NO_RESOURCES.match(stripped)):
@@ -514,6 +594,8 @@ def _pods_text_frame(files: list[LogFile], observed: pd.Timestamp | None) -> pd.
             row["source"] = file.name
             row["line_no"] = line.line_no
             rows.append(row)
+            for problem in problems:  # the row is kept; what it could not hold is counted
+                unparsed.add(file.name, line.line_no, problem)
     return conform(schema.PODS_TEXT, rows, unparsed)
 
 
@@ -540,7 +622,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "endpoints": ("endpoints",),
     "pods_text": ("pods_text",),
 }
-_LISTS: dict[str, tuple[tuple[str, ...], Callable[[str, str, dict[str, Any]], Row], schema.FrameSchema]] = {
+_LISTS: dict[str, tuple[tuple[str, ...], Callable[[Node], Row], schema.FrameSchema]] = {
     "events": (("Event",), _event_row, schema.EVENTS),
     "jobs": (("Job",), _job_row, schema.JOBS),
     "services": (("Service",), _service_row, schema.SERVICES),

@@ -6,12 +6,17 @@ JSON (``{"$oid": ...}``, ``{"$date": "2025-11-13T09:41:12.503Z"}``,
 one JSON array (``mongoexport --jsonArray``) is read too: its documents get a JSON
 pointer as ``source`` and a null ``line_no``. Plain ``json`` is enough: the few
 Extended JSON wrappers that matter here are unwrapped by hand.
+
+Lines are streamed (a line may be up to 64 MiB); only the JSON array form is read whole.
+A time field written as a time that a frame cannot hold (``{"$date": {"$numberLong":
+"-99999999999999"}}``, ``"0000-01-01T00:00:00Z"``) is counted with its line and pointer
+and the next time field is tried; so is each duplicate key (the last value is kept).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any, TextIO
@@ -20,9 +25,9 @@ import pandas as pd
 
 from panda_analysis import schema
 from panda_analysis._lines import LogFile, Unparsed, resolve_sources
-from panda_analysis._time import to_utc
+from panda_analysis._time import MAX_INSTANT, MIN_INSTANT, read_iso, to_utc
 from panda_analysis.bundle import Bundle
-from panda_analysis.parse._common import compact_json, conform, iso_timestamp, json_lines
+from panda_analysis.parse._common import Spot, compact_json, conform, json_lines, json_snippet, load_json
 
 __all__ = ["mongo"]
 
@@ -33,6 +38,9 @@ TIME_FIELDS = ("created_at", "createdAt", "timestamp", "time", "updated_at", "up
 _JOB_FIELDS = ("job_id", "jobId")
 _ALERT_FIELDS = ("alert_id", "alertId")
 _NUMBER_WRAPPERS = ("$numberInt", "$numberLong", "$numberDouble", "$numberDecimal")
+_DIGITS = re.compile(r"^[+-]?\d{1,30}$")
+# a string written as an ISO-8601 date (one a frame cannot hold is counted, not ignored)
+_LOOKS_ISO = re.compile(r"^\s*[+-]?\d{4,}-\d{2}-\d{2}")
 
 
 def _is_hex24(value: Any) -> bool:
@@ -45,32 +53,53 @@ def _is_hex24(value: Any) -> bool:
     return True
 
 
-def _epoch(value: float, unit: str) -> pd.Timestamp | None:
+def _epoch(value: float, unit: str, shown: str) -> pd.Timestamp:
+    """The instant ``value`` ``unit`` after the epoch; ValueError when a frame cannot hold it."""
     try:
-        return to_utc(pd.Timestamp(value, unit=unit, tz="UTC"))
-    except (ValueError, OverflowError):
-        return None
+        ts = to_utc(pd.Timestamp(value, unit=unit, tz="UTC"))
+    except (ValueError, OverflowError) as err:
+        msg = f"{shown} is outside the years a frame can hold ({MIN_INSTANT:%Y-%m-%d} to {MAX_INSTANT:%Y-%m-%d})"
+        raise ValueError(msg) from err
+    if ts is None:
+        msg = f"{shown} is not a time"
+        raise ValueError(msg)
+    return ts
 
 
 def _instant(value: Any) -> pd.Timestamp | None:
-    """A time from Extended JSON (``$date``, ``$timestamp``) or a plain ISO-8601 string."""
+    """A time from Extended JSON (``$date``, ``$timestamp``) or a plain ISO-8601 string.
+
+    None when ``value`` is no time at all (a field named ``time`` may hold anything);
+    :class:`ValueError` saying why when it is written as a time but a frame cannot hold it
+    (a ``$date`` outside 1677-2262, an unreadable ``$date``, an ISO-8601 string out of range).
+    """
     if isinstance(value, dict):
         if "$date" in value:
             inner = value["$date"]
+            shown = json_snippet(value)[:80]
             if isinstance(inner, dict):
-                inner = inner.get("$numberLong")
-                try:
-                    return _epoch(int(inner), "ms") if isinstance(inner, str | int) else None
-                except ValueError:
-                    return None
-            if isinstance(inner, int | float) and not isinstance(inner, bool):
-                return _epoch(inner, "ms")  # legacy mongoexport: {"$date": <ms>}
-            return iso_timestamp(inner) if isinstance(inner, str) else None
+                millis = inner.get("$numberLong")
+                if isinstance(millis, str) and _DIGITS.match(millis):
+                    return _epoch(int(millis), "ms", shown)
+                if isinstance(millis, int) and not isinstance(millis, bool):
+                    return _epoch(millis, "ms", shown)
+            elif isinstance(inner, int | float) and not isinstance(inner, bool):
+                return _epoch(inner, "ms", shown)  # legacy mongoexport: {"$date": <ms>}
+            elif isinstance(inner, str):
+                return read_iso(inner)
+            msg = f"{shown} is not a $date Extended JSON reads"
+            raise ValueError(msg)
         stamp = value.get("$timestamp")
-        if isinstance(stamp, dict) and isinstance(stamp.get("t"), int) and not isinstance(stamp["t"], bool):
-            return _epoch(stamp["t"], "s")
+        if isinstance(stamp, dict):
+            seconds = stamp.get("t")
+            if isinstance(seconds, int) and not isinstance(seconds, bool):
+                return _epoch(seconds, "s", json_snippet(value)[:80])
+            msg = f"{json_snippet(value)[:80]} is not a $timestamp Extended JSON reads"
+            raise ValueError(msg)
         return None
-    return iso_timestamp(value)
+    if isinstance(value, str) and _LOOKS_ISO.match(value):
+        return read_iso(value)
+    return None
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -96,13 +125,22 @@ def _first_field(document: dict[str, Any], names: tuple[str, ...]) -> str | None
     return None
 
 
-def _row(document: dict[str, Any], collection: str | None) -> Row:
+def _row(document: dict[str, Any], collection: str | None, spot: Spot, pointer: str) -> Row:
     raw_id = document.get("_id")
     doc_id = _scalar_text(raw_id)
-    ts = next((t for t in (_instant(document.get(f)) for f in TIME_FIELDS) if t is not None), None)
+    ts = None
+    for name in TIME_FIELDS:
+        try:
+            ts = _instant(document.get(name))
+        except ValueError as err:  # the field is a time a frame cannot hold: count it, try the next
+            spot.bad(f"{pointer}/{name}", f"{name}: {err}: not used as ts")
+            continue
+        if ts is not None:
+            break
     if ts is None and _is_hex24(doc_id):
         # an ObjectId starts with its creation time, seconds since the epoch, big-endian
-        ts = _epoch(int(str(doc_id)[:8], 16), "s")
+        # (at most 2**32 - 1 s: 2106, always a time a frame holds)
+        ts = _epoch(int(str(doc_id)[:8], 16), "s", str(doc_id))
     return {
         "ts": ts,
         "collection": collection,
@@ -113,24 +151,56 @@ def _row(document: dict[str, Any], collection: str | None) -> Row:
     }
 
 
-def _documents(file: LogFile, unparsed: Unparsed) -> Iterator[tuple[str, int | None, dict[str, Any]]]:
-    """Yield ``(source, line_no, document)``; count what is not a JSON object."""
-    data = file.read_text(unparsed).lstrip("\ufeff")
-    if data.lstrip().startswith("["):
-        try:
-            array = json.loads(data)
-        except (json.JSONDecodeError, RecursionError):
-            array = None
-        if isinstance(array, list):
-            for i, item in enumerate(array):
-                where = f"{file.name}#/{i}"
-                if isinstance(item, dict):
-                    yield where, None, item
-                else:
-                    unparsed.add(where, None, compact_json(item)[:300])
+#: Bytes looked at to tell a whole-file JSON array (``mongoexport --jsonArray``) from JSON lines.
+_PEEK_BYTES = 64 * 1024
+
+
+def _array(file: LogFile, text: str, unparsed: Unparsed) -> Iterator[tuple[Spot, str, dict[str, Any]]] | None:
+    """The documents of a whole-file JSON array, or None when ``text`` is not one."""
+    try:
+        loaded = load_json(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(loaded.value, list):
+        return None
+    spot = Spot(unparsed, file.name)
+    spot.notes(loaded)
+    items: list[Any] = loaded.value
+
+    def documents() -> Iterator[tuple[Spot, str, dict[str, Any]]]:
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                yield spot, f"/{i}", item
+            else:
+                unparsed.add(f"{file.name}#/{i}", None, compact_json(item)[:300])
+
+    return documents()
+
+
+def _documents(file: LogFile, unparsed: Unparsed) -> Iterator[tuple[Spot, str, dict[str, Any]]]:
+    """Yield ``(spot, pointer, document)``; count what is not a JSON object.
+
+    JSON lines are streamed line by line; only a whole-file JSON array is read whole
+    (within the 1 GiB read cap).
+    """
+    text: str | None = None
+    lines: str | LogFile = file
+    if file.path is not None:
+        head = file.read_bytes(Unparsed(), max_bytes=_PEEK_BYTES)  # a peek: the real read counts what fails
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            text = file.read_text(unparsed).lstrip("\ufeff")
+    else:  # a stream is read once, whole
+        lines = file.read_text(unparsed).lstrip("\ufeff")
+        if lines.lstrip().startswith("["):
+            text = lines
+    if text is not None:
+        documents = _array(file, text, unparsed)
+        if documents is not None:
+            yield from documents
             return
-    for line, document in json_lines(data, file.name, unparsed):
-        yield file.name, line.line_no, document
+        lines = text  # not one JSON array after all: read it line by line
+    for line, document in json_lines(lines, file.name, unparsed):
+        yield Spot(unparsed, file.name, line.line_no), "", document
 
 
 def _collection(file: LogFile) -> str | None:
@@ -146,8 +216,9 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO) -> dict[str, pd.Da
     rows: list[Row] = []
     for file in resolve_sources(source, "mongo"):
         collection = _collection(file)
-        for where, line_no, document in _documents(file, unparsed):
-            rows.append({"source": where, "line_no": line_no, **_row(document, collection)})
+        for spot, pointer, document in _documents(file, unparsed):
+            where = {"source": f"{file.name}#{pointer}" if spot.line_no is None else file.name, "line_no": spot.line_no}
+            rows.append({**where, **_row(document, collection, spot, pointer)})
     return {"mongo": conform(schema.MONGO, rows, unparsed)}
 
 

@@ -177,8 +177,10 @@ def test_every_line_is_a_row_or_unparsed(lines):
     for parse, frame in ((pa.parse.live_metadata, schema.LIVE_METADATA), (pa.parse.job_metadata, schema.JOB_METADATA)):
         df = parse(io.StringIO(text))
         frame.validate(df)
-        assert len(df) + df.attrs["unparsed"] == len(nonblank)
+        # every line with a readable "at" is a row (odd values in it counted, the row kept);
+        # every other line is counted
         assert len(df) == sum(_valid(line) for line in nonblank)
+        assert len(df) + df.attrs["unparsed"] >= len(nonblank)
 
 
 @settings(max_examples=60, deadline=None)

@@ -151,12 +151,28 @@ def test_odd_values_become_nulls():
     )
     frames = all_frames(io.StringIO(line))
     q = frames["queues"].iloc[0]
-    for column in ("messages", "durable", "consumer_utilisation", "memory_bytes", "idle_since", "publish_rate"):
+    for column in ("durable", "consumer_utilisation", "memory_bytes", "idle_since", "publish_rate"):
         assert pd.isna(q[column]), column
+    assert q["messages"] == 3  # a number written as a string is read, and counted as odd
+    # every odd value is counted with its line and JSON pointer, the row kept
+    assert frames["queues"].attrs["unparsed"] == 6
+    where = [s.split(": ", 2)[1] for s in frames["queues"].attrs["unparsed_sample"]]
+    # the sample keeps the first five, in the order the parser reads them
+    assert where == [
+        "/queues/0/durable",
+        "/queues/0/messages",
+        "/queues/0/consumer_utilisation",
+        "/queues/0/message_stats/publish_details/rate",
+        "/queues/0/memory",
+    ]
     c = frames["consumers"].iloc[0]
     assert c["job_id"] == "19-5"
     assert pd.isna(c["prefetch_count"])
-    assert pd.isna(c["connection"])
+    assert pd.isna(c["connection"])  # channel_details [] is how some versions print "none"
+    assert frames["consumers"].attrs["unparsed"] == 1
+    assert frames["consumers"].attrs["unparsed_sample"] == [
+        "<stream>:1: /consumers/0/prefetch_count: prefetch_count 1.5 is not an integer: kept as null"
+    ]
 
 
 # --------------------------------------------------------------------------- properties
@@ -191,13 +207,22 @@ SNAPSHOT = st.fixed_dictionaries(
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(SNAPSHOT.map(json.dumps) | st.text(max_size=50).filter(lambda t: "\n" not in t), max_size=6))
+@given(
+    lines=st.lists(
+        SNAPSHOT.map(lambda s: (True, json.dumps(s)))
+        | st.text(max_size=50).filter(lambda t: "\n" not in t and "\r" not in t).map(lambda t: (False, t)),
+        max_size=6,
+    )
+)
 def test_every_snapshot_line_is_an_overview_row_or_unparsed(lines):
-    text = "\n".join(lines)
+    text = "\n".join(line for _, line in lines)
     frames = all_frames(io.StringIO(text))
-    nonblank = [line for line in text.split("\n") if line.strip()]
+    nonblank = [line for _, line in lines if line.strip()]
+    snapshots = [i for i, (is_snapshot, _) in enumerate(lines, start=1) if is_snapshot]
     overview = frames["rabbitmq_overview"]
-    assert len(overview) + overview.attrs["unparsed"] == len(nonblank)
+    # every snapshot is a row (odd values in it counted, the row kept); every other line is counted
+    assert overview["line_no"].tolist() == snapshots
+    assert overview.attrs["unparsed"] >= len(nonblank) - len(snapshots)
     for name in ("queues", "consumers"):
         assert frames[name].attrs["unparsed"] >= overview.attrs["unparsed"]
 
