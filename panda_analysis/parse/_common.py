@@ -696,7 +696,8 @@ def _line_problem(text: str) -> str:
     """Why a JSON line is not read: cut at the line cap, or not a JSON object."""
     cut = _CUT_LINE.search(text[-64:])
     if cut is not None:
-        return f"JSON line over the {MAX_JSON_LINE_BYTES}-byte line cap ({cut.group(1)} {cut.group(2)} cut off): not read: {text[:120]}"
+        cap = f"{MAX_JSON_LINE_BYTES >> 20} MiB"
+        return f"JSON line longer than the {cap} line cap ({cut.group(1)} {cut.group(2)} cut off): not read: {text[:120]}"
     return text
 
 
@@ -721,8 +722,11 @@ def json_lines(data: bytes | str | LogFile, name: str, unparsed: Unparsed) -> It
         document: JsonDocument | None
         try:
             document = load_json(text)
-        except (ValueError, RecursionError):
+        except ValueError:
             document = None
+        except RecursionError:
+            unparsed.add(name, line.line_no, f"JSON nested too deeply to read: {text[:120]}")
+            continue
         if document is None or not isinstance(document.value, dict):
             unparsed.add(name, line.line_no, _line_problem(text))
             continue

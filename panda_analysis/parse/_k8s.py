@@ -127,19 +127,21 @@ def _objects(file: LogFile, kinds: tuple[str, ...], unparsed: Unparsed) -> Itera
         yield pointer, item
 
 
-def _true_since(conditions: dict[str, Node], kind: str) -> pd.Timestamp | None:
-    condition = conditions.get(kind)
-    if condition is None or condition.get("status") != "True":
+def _true_since(conditions: dict[str, tuple[Node, bool]], kind: str) -> pd.Timestamp | None:
+    condition, is_true = conditions.get(kind, (None, False))
+    if condition is None or not is_true:
         return None
     return condition.instant("lastTransitionTime")
 
 
-def _conditions(status: Node) -> dict[str, Node]:
-    out: dict[str, Node] = {}
+def _conditions(status: Node) -> dict[str, tuple[Node, bool]]:
+    """Each condition by type, with whether its ``status`` is ``"True"`` (read once: odd values counted once)."""
+    out: dict[str, tuple[Node, bool]] = {}
     for condition in status.objects("conditions"):
         kind = condition.text("type")
+        is_true = condition.text("status") == "True"
         if kind is not None:
-            out[kind] = condition
+            out[kind] = (condition, is_true)
     return out
 
 
@@ -155,7 +157,7 @@ def _restart_sum(status: Node) -> tuple[int, int, int | None]:
     for s in statuses:
         count = s.integer("restartCount", minimum=0, nullable=False)
         if count is None:
-            if s.get("restartCount") is not None:
+            if "restartCount" in s.value:  # there but unreadable (an absent one counts as 0)
                 total = None
         elif total is not None:
             total += count
@@ -203,7 +205,7 @@ def _pod_rows(name: str, pointer: str, obj: dict[str, Any], unparsed_pods: Unpar
         "container_count": len(containers) if isinstance(spec.get("containers"), list) else listed,
         "ready_count": ready,
         "restart_count": restart_sum,
-        "is_ready": conditions["Ready"].get("status") == "True" if "Ready" in conditions else False,
+        "is_ready": conditions.get("Ready", (None, False))[1],
         "started_at": started,
         "scheduled_at": _true_since(conditions, "PodScheduled"),
         "initialized_at": _true_since(conditions, "Initialized"),
@@ -318,7 +320,7 @@ def _job_row(job: Node) -> Row:
     status = job.child("status")
     labels = meta.child("labels")
     job_name = meta.text("name")
-    true_conditions = [c for c in status.objects("conditions") if c.get("status") == "True"]
+    true_conditions = [c for c in status.objects("conditions") if c.text("status") == "True"]
     last = true_conditions[-1] if true_conditions else None
     started = status.instant("startTime")
     return {

@@ -10,7 +10,9 @@ Extended JSON wrappers that matter here are unwrapped by hand.
 Lines are streamed (a line may be up to 64 MiB); only the JSON array form is read whole.
 A time field written as a time that a frame cannot hold (``{"$date": {"$numberLong":
 "-99999999999999"}}``, ``"0000-01-01T00:00:00Z"``) is counted with its line and pointer
-and the next time field is tried; so is each duplicate key (the last value is kept).
+and the next time field is tried; so is each duplicate key (the last value is kept), and a
+document whose time fields hold no time at all (``"time": "not a time"``) and that has no
+ObjectId to fall back on (its ``ts`` is null).
 """
 
 from __future__ import annotations
@@ -117,36 +119,46 @@ def _scalar_text(value: Any) -> str | None:
     return compact_json(value)
 
 
-def _first_field(document: dict[str, Any], names: tuple[str, ...]) -> str | None:
+def _first_field(document: dict[str, Any], names: tuple[str, ...], spot: Spot, pointer: str) -> str | None:
+    """The first of ``names`` that holds an id; one that holds something no id is (a boolean) is counted."""
     for name in names:
-        text = _scalar_text(document.get(name))
+        value = document.get(name)
+        text = _scalar_text(value)
         if text is not None:
             return text
+        if isinstance(value, bool):
+            spot.bad(f"{pointer}/{name}", f"{name} {json_snippet(value)} is not an id: kept as null")
     return None
 
 
 def _row(document: dict[str, Any], collection: str | None, spot: Spot, pointer: str) -> Row:
-    raw_id = document.get("_id")
-    doc_id = _scalar_text(raw_id)
+    doc_id = _first_field(document, ("_id",), spot, pointer)
     ts = None
+    not_times: list[str] = []
     for name in TIME_FIELDS:
+        value = document.get(name)
         try:
-            ts = _instant(document.get(name))
+            ts = _instant(value)
         except ValueError as err:  # the field is a time a frame cannot hold: count it, try the next
             spot.bad(f"{pointer}/{name}", f"{name}: {err}: not used as ts")
             continue
         if ts is not None:
             break
+        if value is not None:
+            not_times.append(name)
     if ts is None and _is_hex24(doc_id):
         # an ObjectId starts with its creation time, seconds since the epoch, big-endian
         # (at most 2**32 - 1 s: 2106, always a time a frame holds)
         ts = _epoch(int(str(doc_id)[:8], 16), "s", str(doc_id))
+    if ts is None and not_times:  # a time field that holds no time leaves ts null: say so
+        name = not_times[0]
+        spot.bad(f"{pointer}/{name}", f"{name} {json_snippet(document[name])[:80]} is not a time: ts kept as null")
     return {
         "ts": ts,
         "collection": collection,
         "doc_id": doc_id,
-        "job_id": _first_field(document, _JOB_FIELDS),
-        "alert_id": _first_field(document, _ALERT_FIELDS),
+        "job_id": _first_field(document, _JOB_FIELDS, spot, pointer),
+        "alert_id": _first_field(document, _ALERT_FIELDS, spot, pointer),
         "document": compact_json(document),
     }
 
