@@ -2015,6 +2015,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _reject(self, code: int, message: str) -> None:
         """Answer a request that is not read to its end, then hang up (letting the answer arrive)."""
         self.close_connection = True
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):  # unparsable request line: answer in HTTP/1.1
+            self.request_version = "HTTP/1.1"
         body = _dumps(_status_doc(code, _REASONS.get(code, "BadRequest"), message))
         try:
             self.send_response(code)
@@ -2169,6 +2171,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, doc)
             return
         route = _route(path)
+        if route is None and path.startswith(("/api/", "/apis/")):  # as kube-apiserver: a Status under the API
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if route is None:
             self._send(404, b"404 page not found\n", "text/plain; charset=utf-8")
             return
@@ -2238,13 +2242,13 @@ class _Handler(BaseHTTPRequestHandler):
                 log.warning("%s: read failed after %d bytes (%s); response cut", plan.rel, sent, err.strerror or err)
                 self.close_connection = True
                 return
+            if more and plan.capped:  # logged before the answer ends, so whoever reads it can see why
+                log.warning(
+                    "%s: log response cut at the server's %d-byte cap (ServeLimits.max_log_bytes)", plan.rel, plan.limit
+                )
             self._chunk(buffer, chunked=chunked)
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
-        if more and plan.capped:
-            log.warning(
-                "%s: log response cut at the server's %d-byte cap (ServeLimits.max_log_bytes)", plan.rel, plan.limit
-            )
 
     def _table(
         self, items: list[dict[str, Any]], res: _Resource, api_version: str, query: Mapping[str, str]
@@ -2579,6 +2583,7 @@ class BundleServer:
             msg = f"{target}: cannot write the kubeconfig ({err.strerror})"
             raise ServeError(msg) from err
         with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(fd, 0o600)  # a replaced file keeps its mode otherwise
             out.write("\n".join(lines) + "\n")
         return target
 
@@ -2626,16 +2631,14 @@ def main(args: argparse.Namespace) -> int:
         try:
             server.write_kubeconfig(path, overwrite=force)
             created = server.bundle.manifest.get("created_at", "unknown")
-            print(f"serving {server.bundle.origin} (created_at {created}) read-only at {server.url}", file=sys.stdout)
-            if server.problems:
-                print(f"{len(server.problems)} problems in the bundle (warnings above)", file=sys.stdout)
-            print(f"kubeconfig: {path}", file=sys.stdout)
-            print(
-                f"  export KUBECONFIG={path}\n  kubectl get pods -A\nPress Ctrl-C to stop.", file=sys.stdout, flush=True
-            )
-            try:
+            try:  # from here on, Ctrl-C or SIGTERM / SIGHUP is the normal way to stop: exit 0
+                print(f"serving {server.bundle.origin} (created_at {created}) read-only at {server.url}")
+                if server.problems:
+                    print(f"{len(server.problems)} problems in the bundle (warnings above)")
+                print(f"kubeconfig: {path}")
+                print(f"  export KUBECONFIG={path}\n  kubectl get pods -A\nPress Ctrl-C to stop.", flush=True)
                 server.serve_forever()
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP: the normal way to stop a server
+            except KeyboardInterrupt:
                 print("serve-bundle stopped", file=sys.stderr)
         finally:
             server.close()
