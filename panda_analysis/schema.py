@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from panda_analysis._time import UTC_NS
+from panda_analysis._time import MAX_INSTANT, MIN_INSTANT, UTC_NS
 from panda_analysis.errors import SchemaError
 
 __all__ = [
@@ -43,24 +43,35 @@ class Column:
     doc: str
 
 
+_INT_LIMITS = {"Int16": (-(2**15), 2**15 - 1), "Int32": (-(2**31), 2**31 - 1), "Int64": (-(2**63), 2**63 - 1)}
+
+
+def _in_ns_range(times: pd.Series) -> pd.Series:
+    """``times`` (tz-aware, any unit) with instants datetime64[ns] cannot hold set to NaT, as ns."""
+    if times.dt.unit != "ns":
+        inside = times.isna() | ((times >= MIN_INSTANT) & (times <= MAX_INSTANT))
+        times = times.where(inside)
+    return times.dt.as_unit("ns")
+
+
 def _cast(series: pd.Series, dtype: str) -> pd.Series:
     if dtype == UTC_NS:
         if isinstance(series.dtype, pd.DatetimeTZDtype):
-            return series.dt.tz_convert("UTC").dt.as_unit("ns")
+            return _in_ns_range(series.dt.tz_convert("UTC"))
         if pd.api.types.is_datetime64_dtype(series.dtype):
-            return series.dt.tz_localize("UTC").dt.as_unit("ns")
+            return _in_ns_range(series.dt.tz_localize("UTC"))
         if series.isna().all():
             return pd.Series(pd.NaT, index=series.index, dtype=UTC_NS)
         parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
-        return parsed.dt.as_unit("ns")
-    if dtype in {"Int16", "Int32", "Int64"}:
+        return _in_ns_range(parsed)
+    if dtype in _INT_LIMITS:
         if str(series.dtype) == dtype:
             return series
         numeric = pd.to_numeric(series, errors="coerce")
-        # values that do not fit (or are fractional) become null rather than raising
-        info = {"Int16": (-(2**15), 2**15 - 1), "Int32": (-(2**31), 2**31 - 1)}.get(dtype)
-        if info is not None:
-            numeric = numeric.where((numeric >= info[0]) & (numeric <= info[1]))
+        # values that do not fit (or are fractional) become null rather than raising;
+        # conform() counts them. (`< high + 1`: a float 2**63 - 1 rounds up to 2**63.)
+        low, high = _INT_LIMITS[dtype]
+        numeric = numeric.where((numeric >= low) & (numeric < high + 1))
         numeric = numeric.where(numeric.isna() | (numeric == numeric.round()))
         return numeric.astype(dtype)
     if dtype == "float64":
@@ -122,9 +133,16 @@ class FrameSchema:
         Missing columns are added as nulls, extra columns dropped, timestamps converted
         to UTC nanoseconds. ``df`` may also be an iterable of row dicts. The result's
         ``attrs`` carry ``schema``, ``unparsed`` and ``unparsed_sample``.
+
+        A value a time or integer column cannot hold (a time outside datetime64[ns], a
+        number beyond the column's range or fractional) is null in the result and
+        counted in ``unparsed`` with its row's ``source:line_no``: parsers should count
+        such values themselves, with a better place and reason; this is the safety net
+        that keeps one of them from raising or vanishing silently.
         """
         frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame.from_records(list(df))
         data = {}
+        lost: list[str] = []
         n = len(frame)
         for column in self.columns:
             if column.name in frame.columns:
@@ -132,11 +150,15 @@ class FrameSchema:
             else:
                 series = pd.Series([None] * n, index=frame.index, dtype="object")
             data[column.name] = _cast(series, column.dtype)
+            if column.dtype == UTC_NS or column.dtype in _INT_LIMITS:
+                lost.extend(_lost(frame, series, data[column.name], column))
         out = pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
+        sample = list(unparsed_sample)
+        sample.extend(lost[: max(0, _SAMPLE - len(sample))])
         out.attrs = {
             "schema": self.name,
-            "unparsed": int(unparsed),
-            "unparsed_sample": list(unparsed_sample),
+            "unparsed": int(unparsed) + len(lost),
+            "unparsed_sample": sample,
         }
         return out
 
@@ -163,6 +185,30 @@ class FrameSchema:
         rows = ["| column | dtype | meaning |", "|---|---|---|"]
         rows += [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in self.columns]
         return "\n".join(rows)
+
+
+#: Most entries kept in ``attrs["unparsed_sample"]`` (as :class:`panda_analysis._lines.Unparsed` keeps).
+_SAMPLE = 5
+
+
+def _lost(frame: pd.DataFrame, given: pd.Series, cast: pd.Series, column: Column) -> list[str]:
+    """``source:line_no: ...`` of each value of ``given`` that ``_cast`` made null."""
+    if not len(given) or given.dtype == cast.dtype:
+        return []
+    wrong = given.notna().to_numpy() & cast.isna().to_numpy()
+    if not wrong.any():
+        return []
+    if column.dtype != UTC_NS:  # a number that does not fit; text that is no number is the parser's business
+        wrong[wrong] = pd.to_numeric(given[wrong], errors="coerce").notna().to_numpy()
+    out: list[str] = []
+    for position in wrong.nonzero()[0]:
+        source = frame["source"].iloc[position] if "source" in frame.columns else None
+        line_no = frame["line_no"].iloc[position] if "line_no" in frame.columns else None
+        where = str(source) if source is not None and not pd.isna(source) else "?"
+        if line_no is not None and not pd.isna(line_no):
+            where = f"{where}:{int(line_no)}"
+        out.append(f"{where}: {column.name} {str(given.iloc[position])[:60]!r} does not fit {column.dtype}: kept as null")
+    return out
 
 
 def documented(*schemas: FrameSchema) -> Any:

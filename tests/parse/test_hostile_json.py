@@ -862,3 +862,48 @@ def test_random_json_in_every_json_evidence_file_never_raises(make_bundle, docum
             df = frames[name]
             assert len(df) <= len(items)
             assert len(df) + df.attrs["unparsed"] >= len(items)  # every item a row or counted
+
+
+# --------------------------------------------------------------------------- conform: the safety net of every parser
+
+
+def test_a_log_time_no_frame_can_hold_is_counted_by_conform_not_raised(make_bundle):
+    root = make_bundle(
+        {
+            "logs/panda/mongodb-0/mongodb/mongodb.log": "1677-01-01T13:18:33.123Z hello\n2025-11-08T13:18:33.123Z ok\n",
+            "logs/panda/panda-panda-focus-server-78dbcfd9d9-kjj77/focus-server/focus-server.log": (
+                "2300-01-01 13:18:33,123 - pz.focus_server - INFO - Application startup complete.\n"
+                "2025-11-08 13:18:34,001 - pz.focus_server - INFO - ok\n"
+            ),
+        }
+    )
+    frames = pa.parse.frames(pa.load_bundle(root))
+    assert frames.parse_errors == ()
+    assert frames.other_logs["message"].tolist() == ["hello", "ok"]
+    assert pd.isna(frames.other_logs["ts"].iloc[0])
+    assert samples(frames.other_logs) == [
+        "logs/panda/mongodb-0/mongodb/mongodb.log:1: ts '1677-01-01T13:18:33.123Z' does not fit datetime64[ns, UTC]: kept as null"
+    ]
+    assert frames.focus["message"].tolist() == ["Application startup complete.", "ok"]
+    assert frames.focus.attrs["unparsed"] == 1
+    assert samples(frames.focus)[0].startswith(
+        "logs/panda/panda-panda-focus-server-78dbcfd9d9-kjj77/focus-server/focus-server.log:1: ts '2300-01-01T13:18:33.123"
+    )
+
+
+def test_conform_counts_numbers_that_do_not_fit_instead_of_raising():
+    rows = [
+        {"source": "k8s/pods.txt", "line_no": 2, "pod": "a", "restart_count": 2**70, "ready_count": 1},
+        {"source": "k8s/pods.txt", "line_no": 3, "pod": "b", "restart_count": 3, "ready_count": 2.5},
+        {"source": "k8s/pods.txt", "line_no": 4, "pod": "c", "restart_count": None, "ready_count": "-"},
+    ]
+    df = schema.PODS_TEXT.conform(rows, unparsed=1, unparsed_sample=["k8s/pods.txt:1: NAME?"])
+    schema.PODS_TEXT.validate(df)
+    assert df["restart_count"].tolist()[1] == 3
+    assert df["restart_count"].isna().tolist() == [True, False, True]
+    assert df.attrs["unparsed"] == 3  # the one given, and two numbers that do not fit; "-" is no number
+    assert df.attrs["unparsed_sample"] == [
+        "k8s/pods.txt:1: NAME?",
+        "k8s/pods.txt:3: ready_count '2.5' does not fit Int64: kept as null",  # columns in schema order
+        "k8s/pods.txt:2: restart_count '1180591620717411303424' does not fit Int64: kept as null",
+    ]
