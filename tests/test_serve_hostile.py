@@ -496,18 +496,20 @@ def test_an_abandoned_watch_frees_its_connection(tmp_path: Path) -> None:
         assert status == 200
 
 
-def test_connections_over_the_cap_get_429_with_retry_after(strict_server: BundleServer) -> None:
-    held = [socket.create_connection(("127.0.0.1", strict_server.port)) for _ in range(2)]
-    try:
-        time.sleep(0.2)
-        over = send(strict_server, "/version")
-        assert (over.status, over.headers.get("retry-after")) == (429, "1")
-        assert over.status_doc()["reason"] == "TooManyRequests"
-    finally:
-        for sock in held:
-            sock.close()
-    time.sleep(0.3)
-    assert send(strict_server, "/version").status == 200
+def test_connections_over_the_cap_get_429_with_retry_after() -> None:
+    with BundleServer("sample:healthy", limits=ServeLimits(max_connections=2, idle_timeout_s=30)) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        try:
+            over = send(server, "/version")
+            assert (over.status, over.headers.get("retry-after")) == (429, "1")
+            assert over.status_doc()["reason"] == "TooManyRequests"
+        finally:
+            for sock in held:
+                sock.close()
+        until = time.monotonic() + 3  # the held connections' threads see EOF and free their slots
+        while (status := send(server, "/version").status) == 429 and time.monotonic() < until:
+            time.sleep(0.1)
+        assert status == 200
 
 
 # ----------------------------------------------------------------- big logs, bounded memory
@@ -883,6 +885,28 @@ def test_a_json_part_over_the_cap_or_a_fifo_is_named(make_bundle: Any) -> None:
         events = send(server, "/api/v1/events")
     assert "over the 1000-byte cap" in pods.status_doc()["message"]
     assert "k8s/events.json: a FIFO" in events.status_doc()["message"]
+
+
+def test_unreadable_files_answer_500_naming_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EACCES on open (as for a file without read permission; these tests may run as root, so it is injected)."""
+    root = tmp_path / "bundle"
+    pa.load_bundle("sample:waiting_for_fiber").save(root)
+    real_open = serve.open_regular
+
+    def denied(path: str | os.PathLike[str]) -> Any:
+        if Path(path).name in ("events.json", "focus-server.log"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path)
+
+    monkeypatch.setattr(serve, "open_regular", denied)
+    with BundleServer(root) as server:
+        events = send(server, "/api/v1/events")
+        log = send(server, log_url(FOCUS_POD, "focus-server"))
+        pods = send(server, "/api/v1/pods")
+    assert events.status_doc()["message"] == "k8s/events.json: cannot read (Permission denied)"
+    assert (log.status, log.status_doc()["message"]) == (500, f"{FOCUS_LOG}: cannot read (Permission denied)")
+    assert pods.status == 200
+    assert "k8s/events.json: cannot read (Permission denied)" in server.problems
 
 
 @needs_kubectl
