@@ -6,6 +6,7 @@ resolution. Naive inputs are taken as UTC (the platform logs in UTC).
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 
@@ -94,6 +95,17 @@ def read_iso(text: str) -> pd.Timestamp:
     ...
     ValueError: 'now' is not an ISO-8601 time
     """
+    # evidence repeats the same instants (snapshot times, conditions); only short texts are
+    # cached, so hostile padded ones cannot fill memory (exceptions are never cached)
+    return _read_iso_cached(text) if len(text) <= 64 else _read_iso(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _read_iso_cached(text: str) -> pd.Timestamp:
+    return _read_iso(text)
+
+
+def _read_iso(text: str) -> pd.Timestamp:
     shown = text if len(text) <= 60 else f"{text[:60]}…"
     date = _ISO_DATE.match(text)
     if date is None:

@@ -413,6 +413,8 @@ def pointer_token(key: str) -> str:
     >>> pointer_token("app.kubernetes.io/name")
     'app.kubernetes.io~1name'
     """
+    if "~" not in key and "/" not in key:
+        return key
     return key.replace("~", "~0").replace("/", "~1")
 
 
