@@ -8,6 +8,14 @@ to the object (``k8s/pods.json#/items/3``). A malformed file is counted as one u
 entry naming the line and column of the JSON error; items that are not objects, lack
 ``metadata.name`` or are of another kind are counted too, never dropped silently.
 
+Within an object, every value a column cannot hold is counted with its JSON pointer
+(``k8s/pods.json#/items/3/status/containerStatuses/0/restartCount: restartCount -1 is
+below 0, not a count: kept as null``) and the row is kept with that value null: wrong JSON
+types (``labels`` a list, ``containerStatuses`` an object), numbers beyond the column's
+dtype (an ``exitCode`` past Int16), negative counts, times outside datetime64[ns]. A
+number written as a string (``"7"``) is read and counted as odd. A key given twice keeps
+its last value and is counted, except a List's ``items``, whose lists are merged.
+
 ``kubectl get pods`` text is read by the header's column positions (kubectl aligns its
 columns with a tab writer), with a whitespace-split fallback for re-flowed pastes.
 """
@@ -700,6 +708,12 @@ def restarts(source: Bundle | str | os.PathLike[str] | TextIO) -> pd.DataFrame:
     terminated now). ``ts`` is the last termination's ``finishedAt``, else the current
     ``startedAt``, else the pod's ``creationTimestamp``. ``source`` points at the status,
     e.g. ``k8s/pods.json#/items/3/status/containerStatuses/0``.
+
+    A ``restartCount`` that cannot be read (negative, ``"NaN"``, ``true``, ``1e400``,
+    beyond Int64, null) gives a null ``restart_count`` and is counted in
+    ``attrs["unparsed"]`` with its pointer; the row keeps its state, waiting reason and
+    last termination, so a crash loop is still visible. The pods frame's sum over the
+    pod's containers is then null too (counted there as well).
 
     Parameters
     ----------
