@@ -411,3 +411,38 @@ def test_ingress_values_out_of_range_are_counted_with_their_line(slow):
     assert "<stream>:2: no valid time" in sample
     assert "9999" in sample
     assert f"<stream>:3: body_bytes_sent '{2**70}' does not fit" in sample
+
+
+@pytest.mark.parametrize("bad", [-1, "lots", 1e400, 2**70, None, True, [12]], ids=repr)
+def test_an_unreadable_restart_count_does_not_hide_a_crash_loop(tmp_path, bad):
+    import shutil
+
+    root = tmp_path / "bundle"
+    shutil.copytree(pa.samples.path("waiting_for_fiber"), root)
+    pods = json.loads((root / "k8s/pods.json").read_text(encoding="utf-8"))
+    focus = next(p for p in pods["items"] if "focus-server" in p["metadata"]["name"])
+    focus["status"]["containerStatuses"][0]["restartCount"] = bad
+    # json.dumps writes 1e400 as Infinity, which is what a hostile file may hold
+    (root / "k8s/pods.json").write_text(json.dumps(pods, indent=2), encoding="utf-8")
+    frames = pa.load_bundle(root).frames()
+    assert frames.restarts.attrs["unparsed"] >= 1  # the value is counted ...
+    found = [f for f in pa.diagnose.run(frames) if f.code == Code.CRASHLOOP_DNS]
+    assert len(found) == 1  # ... and the crash loop is still diagnosed from its status
+    assert "at least once (its restartCount could not be read)" in found[0].summary
+    assert found[0].metrics["restart_count"] is None
+
+
+def test_a_restart_count_written_as_a_string_is_read_and_counted(tmp_path):
+    import shutil
+
+    root = tmp_path / "bundle"
+    shutil.copytree(pa.samples.path("waiting_for_fiber"), root)
+    pods = json.loads((root / "k8s/pods.json").read_text(encoding="utf-8"))
+    focus = next(p for p in pods["items"] if "focus-server" in p["metadata"]["name"])
+    focus["status"]["containerStatuses"][0]["restartCount"] = "7"
+    (root / "k8s/pods.json").write_text(json.dumps(pods, indent=2), encoding="utf-8")
+    frames = pa.load_bundle(root).frames()
+    assert 'restartCount "7" is a string' in frames.restarts.attrs["unparsed_sample"][0]
+    (found,) = [f for f in pa.diagnose.run(frames) if f.code == Code.CRASHLOOP_DNS]
+    assert found.metrics["restart_count"] == 7
+    assert "restarted 7 times" in found.summary

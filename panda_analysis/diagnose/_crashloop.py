@@ -221,6 +221,7 @@ class _Container:
     status_evidence: Evidence | None = None
     from_text: bool = False
     last_restart_at: pd.Timestamp | None = None  # pods.txt estimate (observation - "28h ago")
+    count_known: bool = True  # False: restartCount unreadable (counted unparsed), restarts seen in its status
 
 
 @dataclass
@@ -248,6 +249,11 @@ def _containers(frames: Frames, min_restarts: int) -> list[_Container]:
         if pod is None:
             continue
         seen.add((_s(row.namespace), pod))
+        known = count is not None
+        if count is None and _restarted(row):
+            # restartCount unreadable (negative, "lots", 1e400: counted unparsed by the parser)
+            # while the status shows the container died before: at least one restart, judged
+            count = 1
         if count is None or count < min_restarts:
             continue
         c = _Container(
@@ -266,6 +272,7 @@ def _containers(frames: Frames, min_restarts: int) -> list[_Container]:
             last_started_at=_t(row.last_started_at),
             last_finished_at=_t(row.last_finished_at),
             started_at=_t(row.started_at),
+            count_known=known,
         )
         c.status_evidence = Evidence(source=str(row.source), line_no=None, ts=_t(row.ts), text=_status_text(c))
         out.append(c)
@@ -303,8 +310,18 @@ def _containers(frames: Frames, min_restarts: int) -> list[_Container]:
     return out
 
 
+def _restarted(row: Any) -> bool:
+    """Whether a status row shows an earlier death (back-off, or a last termination)."""
+    return (
+        _s(row.waiting_reason) == "CrashLoopBackOff"
+        or _s(row.last_reason) is not None
+        or _i(row.last_exit_code) is not None
+        or _t(row.last_finished_at) is not None
+    )
+
+
 def _status_text(c: _Container) -> str:
-    parts = [f"restartCount {c.restart_count}"]
+    parts = [f"restartCount {c.restart_count}" if c.count_known else "restartCount unreadable"]
     if c.state == "waiting":
         parts.append(
             f"state waiting {c.waiting_reason or ''}".rstrip() + (f": {c.waiting_message}" if c.waiting_message else "")
@@ -813,7 +830,8 @@ def _finding(
     if backoff_count:
         apart = f" about {fmt_duration(interval)} apart" if interval is not None else ""
         backoff_text = f" ({plural(backoff_count, 'BackOff event')}{apart})"
-    text = f"{who} restarted {plural(c.restart_count, 'time')}{backoff_text}{when}{now_state}"
+    times = plural(c.restart_count, "time") if c.count_known else "at least once (its restartCount could not be read)"
+    text = f"{who} restarted {times}{backoff_text}{when}{now_state}"
     if code in {Code.CRASHLOOP_DNS, Code.CRASHLOOP_DB_UNREACHABLE}:
         src = "its previous log ends in" if cause.row is not None else "its termination message says"
         text += f"; {src} `{cause.quote}`"
@@ -862,7 +880,7 @@ def _finding(
     quotes = [q for _, q in sorted(chosen, key=lambda oq: oq[0])]
 
     metrics: dict[str, Any] = {
-        "restart_count": c.restart_count,
+        "restart_count": c.restart_count if c.count_known else None,
         "last_exit_code": c.last_exit_code,
         "last_reason": c.last_reason or (c.status_text if c.from_text else None),
         "last_started_at": c.last_started_at,
