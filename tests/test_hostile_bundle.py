@@ -16,6 +16,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -446,3 +447,23 @@ def test_a_restart_count_written_as_a_string_is_read_and_counted(tmp_path):
     (found,) = [f for f in pa.diagnose.run(frames) if f.code == Code.CRASHLOOP_DNS]
     assert found.metrics["restart_count"] == 7
     assert "restarted 7 times" in found.summary
+
+
+@pytest.mark.parametrize(
+    ("parser", "line"),
+    [
+        ("focus", "{date}T13:18:00+0000 ERROR pz.focus_server Cannot configure job"),
+        ("focus", "{date} 13:18:00,512 - pz.focus_server - ERROR - Cannot configure job"),
+        ("analyzer", "{date} 08:55:02,821 [INFO] baby_analyzer: consumer ready"),
+        ("rabbitmq_log", "{date} 13:18:00.123456+00:00 [info] <0.1.0> accepting AMQP connection"),
+    ],
+)
+@pytest.mark.parametrize("date", ["9999-11-08", "0000-01-01", "1500-01-01", "2025-02-30"])
+def test_log_times_a_frame_cannot_hold_are_counted_and_fall_back(parser, line, date):
+    kubelet = "2025-11-08T13:18:00.5Z"
+    text = f"{kubelet} {line.format(date=date)}\n{line.format(date='2025-11-08')}\n"
+    df = getattr(pa.parse, parser)(io.StringIO(text))
+    assert len(df) == 2  # nothing dropped, no traceback
+    assert df["ts"].iloc[0] == pd.Timestamp(kubelet)  # the kubelet time, not a silent null
+    assert df.attrs["unparsed"] == 1
+    assert df.attrs["unparsed_sample"][0].startswith(f"<stream>:1: time '{date} ")

@@ -31,6 +31,8 @@ from panda_analysis.parse._common import (
     LOGGING_TS,
     TRACEBACK_START,
     RecordTimes,
+    bad_logging_ts,
+    count_bad_time,
     has_junk,
     is_traceback_line,
     job_id_from_name,
@@ -94,6 +96,7 @@ def _header(text: str) -> dict[str, Any] | None:
         fields = match.groupdict()
         return {
             "ts": logging_ts(match),
+            "bad_ts": bad_logging_ts(match),
             "level": normalize_level(fields["level"]),
             "logger": fields.get("logger"),
             "message": fields["msg"].rstrip(),
@@ -170,6 +173,7 @@ def _parse_file(file: LogFile, unparsed: Unparsed) -> list[dict[str, Any]]:
         if pending is not None:
             rows.append(_row(file, *pending, continuation))
         continuation = []
+        count_bad_time(unparsed, file, line, fields.get("bad_ts"))
         pending = (line.line_no, *times(fields["ts"], line.kubelet_ts), fields)
     if pending is not None:
         rows.append(_row(file, *pending, continuation))

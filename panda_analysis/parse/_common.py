@@ -51,8 +51,10 @@ __all__ = [
     "as_bool",
     "as_dict",
     "as_text",
+    "bad_logging_ts",
     "compact_json",
     "conform",
+    "count_bad_time",
     "has_junk",
     "is_traceback_line",
     "iso_instant",
@@ -86,6 +88,9 @@ _SEGMENT_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^\d+$"), "{id}"),
     (re.compile(r"^(?=.*\d)[0-9a-fA-F]{16,}$"), "{hex}"),
 )
+# the days datetime64[ns] holds whole (pd.Timestamp.min / max are 1677-09-21 / 2262-04-11)
+_FIRST_NS_DAY = datetime(1677, 9, 22)
+_LAST_NS_DAY = datetime(2262, 4, 10, 23, 59, 59)
 _LEVELS = {
     "trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug",
     "info": "info", "information": "info", "notice": "info", "i": "info",
@@ -228,12 +233,16 @@ def iso_instant(date: str, time: str, frac: str | None, tz: str | None) -> str |
     '2025-11-08T13:18:33.512+00:00'
     >>> iso_instant("2025-02-30", "13:18:33", None, None) is None
     True
+    >>> iso_instant("9999-11-08", "13:18:33", None, None) is None  # past datetime64[ns]
+    True
     """
     try:
         year, month, day = (int(part) for part in date.split("-"))
         hour, minute, second = (int(part) for part in time.split(":"))
-        datetime(year, month, day, hour, minute, second)
+        moment = datetime(year, month, day, hour, minute, second)
     except ValueError:
+        return None
+    if not _FIRST_NS_DAY <= moment <= _LAST_NS_DAY:  # a frame cannot hold it (datetime64[ns])
         return None
     if tz in (None, "Z", "UTC"):
         offset = "+00:00"
@@ -250,6 +259,37 @@ def logging_ts(match: re.Match[str]) -> str | None:
     if "date" not in match.re.groupindex or not match.group("date"):
         return None
     return iso_instant(*match.group("date", "time", "frac", "tz"))
+
+
+def bad_logging_ts(match: re.Match[str]) -> str | None:
+    """The logged time of ``match`` when it has one that is no instant a frame can hold, else None.
+
+    Examples
+    --------
+    >>> bad_logging_ts(LOGGING_DASHED.match("0000-01-01 00:00:00,000 - pz.focus_server - INFO - y"))
+    '0000-01-01 00:00:00'
+    >>> bad_logging_ts(LOGGING_DASHED.match("2025-11-08 13:18:33,512 - pz.focus_server - INFO - y")) is None
+    True
+    """
+    if "date" not in match.re.groupindex or not match.group("date") or logging_ts(match) is not None:
+        return None
+    return f"{match.group('date')} {match.group('time')}"
+
+
+def count_bad_time(unparsed: Unparsed, file: LogFile, line: Line, bad: str | None, *, inferred: bool = True) -> None:
+    """Count a record whose own time ``bad`` cannot be held.
+
+    It takes the kubelet time, else (``inferred``) the time of the record before it, else none.
+    """
+    if bad is None:
+        return
+    fallback = (
+        "its kubelet time" if line.kubelet_ts else "the time of the record before it, if any" if inferred else "no time"
+    )
+    unparsed.add(
+        file.name, line.line_no,
+        f"time {bad!r} is not a real date between 1677 and 2262; the record is kept with {fallback}",
+    )
 
 
 TRACEBACK_START = "Traceback (most recent call last)"

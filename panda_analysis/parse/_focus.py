@@ -50,6 +50,8 @@ from panda_analysis.parse._common import (
     TRACEBACK_EXCEPTION,
     TRACEBACK_START,
     RecordTimes,
+    bad_logging_ts,
+    count_bad_time,
     has_junk,
     is_traceback_line,
     job_id_mentioned,
@@ -315,6 +317,7 @@ def _header(text: str) -> tuple[str, dict[str, Any]] | None:
             fields = match.groupdict()
             return "record", {
                 "ts": logging_ts(match),
+                "bad_ts": bad_logging_ts(match),
                 "level": fields["level"],
                 "logger": fields["logger"],
                 "message": fields["msg"].rstrip(),
@@ -323,6 +326,7 @@ def _header(text: str) -> tuple[str, dict[str, Any]] | None:
     if match:
         return "record", {
             "ts": logging_ts(match),
+            "bad_ts": bad_logging_ts(match),
             "level": match.group("level"),
             "logger": None,
             "message": match.group("msg").rstrip(),
@@ -333,6 +337,7 @@ def _header(text: str) -> tuple[str, dict[str, Any]] | None:
         access = _ACCESS.match(message)
         return ("access" if access else "record"), {
             "ts": logging_ts(match),
+            "bad_ts": bad_logging_ts(match),
             "level": match.group("level"),
             "logger": "uvicorn.access" if access else "uvicorn",
             "message": message,
@@ -375,6 +380,7 @@ def _parse_file(file: LogFile, unparsed: Unparsed) -> list[dict[str, Any]]:
             kind, fields = header
         if current is not None:
             rows.append(current.row())
+        count_bad_time(unparsed, file, line, fields.get("bad_ts"))
         ts, inferred = times(fields["ts"], line.kubelet_ts)
         current = _Record(
             file=file, line_no=line.line_no, ts=ts, is_ts_inferred=inferred, kind=kind,

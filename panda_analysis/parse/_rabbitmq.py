@@ -33,7 +33,15 @@ import pandas as pd
 from panda_analysis import schema
 from panda_analysis._lines import LogFile, Unparsed
 from panda_analysis.bundle import Bundle  # runtime import: typing.get_type_hints() must resolve it
-from panda_analysis.parse._common import has_junk, iso_instant, log_frame, log_row, log_text, normalize_level
+from panda_analysis.parse._common import (
+    count_bad_time,
+    has_junk,
+    iso_instant,
+    log_frame,
+    log_row,
+    log_text,
+    normalize_level,
+)
 
 __all__ = ["rabbitmq_log"]
 
@@ -112,6 +120,7 @@ def _header(text: str, kubelet_ts: str | None) -> dict[str, Any] | None:
             ts = iso_instant(*match.group("date", "time", "frac", "tz"))
             return {
                 "ts": ts or kubelet_ts, "log_format": "modern", "level": level,
+                "bad_ts": None if ts else f"{match.group('date')} {match.group('time')}",
                 "pid": match.group("pid"), "message": (match.group("msg") or "").strip(),
                 "raw": (match.group("msg") or "").rstrip(),
                 # 3.9+ (with offset) repeats the prefix on every line of one message
@@ -126,6 +135,7 @@ def _header(text: str, kubelet_ts: str | None) -> dict[str, Any] | None:
             ts = iso_instant(date, match.group("time"), match.group("frac"), None)
         return {
             "ts": ts or kubelet_ts, "log_format": "legacy",
+            "bad_ts": None if ts else f"{match.group('day')}-{match.group('mon')}-{match.group('year')}::{match.group('time')}",
             "level": _LEGACY_LEVELS[match.group("report")], "pid": None, "message": "",
             "key": None,
         }
@@ -174,6 +184,7 @@ def _parse_file(file: LogFile, unparsed: Unparsed) -> list[dict[str, Any]]:
                 continue
             if current is not None:
                 rows.append(current.row())
+            count_bad_time(unparsed, file, line, header.get("bad_ts"), inferred=False)
             current = _Entry(file, line.line_no, header["ts"], header["log_format"],
                              header["level"], header["pid"], header["message"])
             current.key = key

@@ -188,7 +188,9 @@ def test_bad_month_and_unknown_level():
     assert len(df) == 1
     assert pd.isna(df.loc[0, "ts"])
     assert df.loc[0, "message"] == "message"
-    assert df.attrs["unparsed"] == 1
+    # the bad month is counted (the entry has no time), and so is the unknown level's line
+    assert df.attrs["unparsed"] == 2
+    assert "time '8-Foo-2025::13:12:24' is not a real date" in df.attrs["unparsed_sample"][0]
 
 
 # ------------------------------------------------------------------- properties
@@ -221,7 +223,8 @@ def test_property_text(lines):
 def test_property_every_entry_counted(micros, junk):
     # distinct single-line entries and control-character junk: rows + unparsed == lines
     lines = [f"2025-11-08 13:12:24.{m:06d}+00:00 [info] <0.{i}.0> entry {i}" for i, m in enumerate(micros)]
-    lines += ["\x00" + j.decode("latin-1").replace("\n", " ") for j in junk]
+    # junk is control characters within a line (lone CRs would be line ends in a CR-only file)
+    lines += ["\x00" + j.decode("latin-1").replace("\n", " ").replace("\r", " ") for j in junk]
     df = pa.parse.rabbitmq_log(io.StringIO("\n".join(lines)))
     schema.RABBITMQ_LOG.validate(df)
     assert len(df) == len(micros)
