@@ -88,7 +88,7 @@ def _print_inventory(bundle: Bundle, *, out: TextIO) -> None:
         print(line, file=out)
     bad = inv[inv["unparsed"] > 0]
     for row in bad.itertuples(index=False):
-        print(f"  unparsed in {terminal(row.part)}: {row.unparsed} line(s), e.g. {terminal(row.unparsed_sample)}", file=out)
+        print(f"  unparsed in {terminal(row.part)}: {row.unparsed} line(s) or value(s), e.g. {terminal(row.unparsed_sample)}", file=out)
     strays = inv[(inv["part"] == "unrecognised") & (inv["files"] > 0)]
     for row in strays.itertuples(index=False):
         print(f"  {row.files} file(s) no parser reads, e.g. {terminal(row.unparsed_sample)}", file=out)
