@@ -338,7 +338,7 @@ _LINE = st.one_of(
 )
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | _TEXT,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    lambda inner: st.lists(inner, min_size=1, max_size=4) | st.dictionaries(_TEXT, inner, min_size=1, max_size=4),
     max_leaves=20,
 )
 _POD = st.fixed_dictionaries(
