@@ -1095,10 +1095,12 @@ def consumer(frames: Frames, *, job_id: str | None = None) -> go.Figure:
         what = f"job {job_id}" if job_id else "job consumer creation (no configure, Job, pod or per-job queue)"
         return _empty(title, what, x=x_title, y="job id")
     jobs = list(dict.fromkeys(str(j) for j in stages["job_id"]))
+    # each job's rows, grouped once (filtering the whole table per job is quadratic)
+    by_job = dict(list(stages.groupby(stages["job_id"].astype(str), sort=False, observed=True)))
     segments: dict[str, list[dict[str, Any]]] = {s: [] for s in STAGES[1:]}
     origins: dict[str, str] = {}
     for job in jobs:
-        rows = stages[stages["job_id"] == job].sort_values("stage", kind="stable")
+        rows = by_job[job].sort_values("stage", kind="stable")
         conf = rows[rows["stage"] == "configure"]
         origin = conf["ts"].iloc[0] if len(conf) else rows["ts"].min()
         origins[job] = "configure" if len(conf) else f"first evidence ({rows['stage'].iloc[0]})"
