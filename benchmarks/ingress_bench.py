@@ -4,10 +4,13 @@ Usage::
 
     python benchmarks/ingress_bench.py [--lines N] [--keep] [--check]
 
-Generates N (default 1,000,000) realistic ingress-nginx controller log lines (kubelet
-prefix on; mostly ``upstreaminfo`` access lines like the seed's, with about 1% edge cases:
-multi-upstream retries, IPv6 clients, escaped quotes, requests without upstream, klog and
-nginx ``[error]`` lines) into a temporary file, then measures on that one file:
+Generates N (default 1,000,000) realistic ingress-nginx controller log lines: mostly
+``upstreaminfo`` access lines like the seed's, with about 1% edge cases (multi-upstream
+retries, IPv6 clients, escaped quotes, requests without upstream, klog and nginx ``[error]``
+lines) and about 0.05% lines cut at a random byte offset (what log rotation, kubelet line
+splitting and copy-paste leave: an unbalanced ``"``; half of them go on as a line of their
+own). It does so twice, once with the kubelet prefix and once without, and measures on each
+file:
 
 * lines/s of ``pa.parse.ingress(path)`` end to end (file → conformed DataFrame);
 * lines/s of a plain per-line ``re`` loop building the same columns via
@@ -37,8 +40,9 @@ import panda_analysis as pa
 from panda_analysis import schema
 from panda_analysis.parse._common import route_template
 
-TARGET_LINES_PER_S = 500_000
-TARGET_RATIO = 8.0
+TARGET_LINES_PER_S = 800_000
+TARGET_RATIO = 12.0
+CUT_SHARE = 0.0005  # lines cut at a random byte offset
 TARGET_FRAME_MB = 300.0
 TARGET_RSS_MB = 1000.0
 
@@ -90,9 +94,20 @@ def _stamp(second: int) -> tuple[str, str]:
     return kubelet, local
 
 
-def generate(path: Path, n: int, *, seed: int = 7) -> None:
-    """Write `n` realistic ingress-nginx controller log lines to `path`."""
+def _cut(line: str, rng: random.Random) -> str:
+    """``line`` (ending in a newline) cut at a random byte offset; half the time its tail goes on as a line of its own."""
+    data = line.encode("utf-8")
+    at = rng.randrange(1, len(data) - 1)
+    head = data[:at].decode("utf-8", errors="ignore")
+    if rng.random() < 0.5:
+        return head + "\n"
+    return head + "\n" + data[at:].decode("utf-8", errors="ignore")
+
+
+def generate(path: Path, n: int, *, seed: int = 7, kubelet: bool = True, cut: float = CUT_SHARE) -> None:
+    """Write `n` realistic ingress-nginx controller log lines to `path` (a share `cut` of them cut short)."""
     rng = random.Random(seed)
+    cuts = random.Random(seed + 1)
     choices = _requests(rng)
     agents = [
         "python-requests/2.32.5",
@@ -104,21 +119,26 @@ def generate(path: Path, n: int, *, seed: int = 7) -> None:
     pods = [f"10.42.1.{i}" for i in range(2, 12)]
     per_second = 400
     with path.open("w", encoding="utf-8") as out:
+
+        def write(line: str) -> None:
+            out.write(_cut(line, cuts) if cut and cuts.random() < cut else line)
+
         second = -1
-        kubelet = local = ""
+        stamp = local = ""
         for i in range(n):
             if i % per_second == 0:
                 second += 1
-                kubelet, local = _stamp(second)
-            prefix = f"{kubelet}.{rng.randrange(10**9):09d}Z "
+                stamp, local = _stamp(second)
+            nanos = rng.randrange(10**9)  # drawn either way: both files hold the same requests
+            prefix = f"{stamp}.{nanos:09d}Z " if kubelet else ""
             roll = rng.random()
             if roll < 0.002:
-                out.write(
+                write(
                     f'{prefix}I1113 {local[12:20]}.{rng.randrange(10**6):06d}       7 controller.go:190] "Configuration changes detected, backend reload required"\n'
                 )
                 continue
             if roll < 0.004:
-                out.write(
+                write(
                     f"{prefix}2025/11/13 {local[12:20]} [error] 41#41: *{rng.randrange(10**6)} upstream prematurely closed connection "
                     f'while reading response header from upstream, client: 10.42.0.0, server: _, request: "POST /focus-server/configure HTTP/1.1", '
                     f'upstream: "http://10.42.2.17:5000/configure", host: "10.10.10.100"\n'
@@ -143,7 +163,7 @@ def generate(path: Path, n: int, *, seed: int = 7) -> None:
                 status, size = rng.choice(((499, 0), (400, 150)))
                 addr = ulen = utime = ustatus = "-"
                 upstream = ""
-            out.write(
+            write(
                 f'{prefix}{client} - - [{local}] "{method} {target} HTTP/1.1" {status} {size} "{referer}" "{agent}" '
                 f"{rng.randint(300, 1200)} {rtime} [{upstream}] [] {addr} {ulen} {utime} {ustatus} {rng.getrandbits(128):032x}\n"
             )
@@ -307,20 +327,8 @@ def _timed(fn, *args):
     return result, time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; return the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lines", type=int, default=1_000_000, help="lines to generate (default 1,000,000)")
-    parser.add_argument("--keep", action="store_true", help="keep the generated file and print its path")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-
-    tmp = Path(tempfile.mkdtemp(prefix="ingress_bench_"))
-    path = tmp / "controller.log"
-    _, gen_s = _timed(generate, path, args.lines)
-    size_mb = path.stat().st_size / 1e6
-    print(f"generated {args.lines:,} lines ({size_mb:.0f} MB) in {gen_s:.1f}s: {path}")
-
+def _measure(path: Path, n: int) -> tuple[list[tuple[str, str, str, bool | None]], str]:
+    """The table rows for one file, and a line comparing the rows both parsers read."""
     best = None
     for _ in range(2):
         df, seconds = _timed(pa.parse.ingress, path)
@@ -329,13 +337,13 @@ def main(argv: list[str] | None = None) -> int:
     rows, unparsed = len(df), df.attrs["unparsed"]
     del df
     base, base_s = _timed(baseline, path)
-    base_rows = len(base)
+    base_rows, base_unparsed = len(base), base.attrs["unparsed"]
     del base
     rss_mb = _peak_rss_mb(path)
 
-    per_million = 1e6 / args.lines
-    fast = args.lines / best
-    slow = args.lines / base_s
+    per_million = 1e6 / n
+    fast = n / best
+    slow = n / base_s
     ratio = fast / slow
     results = [
         ("parser lines/s", f"{fast:,.0f}", f">= {TARGET_LINES_PER_S:,}", fast >= TARGET_LINES_PER_S),
@@ -344,29 +352,53 @@ def main(argv: list[str] | None = None) -> int:
         (
             "DataFrame MB per 1M lines",
             f"{frame_mb * per_million:,.0f}",
-            f"< {TARGET_FRAME_MB:.0f}",
-            frame_mb * per_million < TARGET_FRAME_MB,
+            f"<= {TARGET_FRAME_MB:.0f}",
+            frame_mb * per_million <= TARGET_FRAME_MB,
         ),
         (
             "peak RSS MB per 1M lines",
             f"{rss_mb * per_million:,.0f}",
-            f"< {TARGET_RSS_MB:.0f}",
-            rss_mb * per_million < TARGET_RSS_MB,
+            f"<= {TARGET_RSS_MB:.0f}",
+            rss_mb * per_million <= TARGET_RSS_MB,
         ),
     ]
-    print(
-        f"rows: parser {rows:,} (+{unparsed} unparsed), re loop {base_rows:,}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
-    )
-    print(f"{'measure':<30} {'value':>14} {'target':>12}  result")
-    for name, value, target, ok in results:
+    rows_line = f"rows: parser {rows:,} (+{unparsed} unparsed), re loop {base_rows:,} (+{base_unparsed} unparsed)"
+    return results, rows_line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines to generate (default 1,000,000)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and print their paths")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="ingress_bench_"))
+    table: list[tuple[str, str, str, bool | None]] = []
+    for kubelet in (True, False):
+        label = "kubelet prefix" if kubelet else "no prefix"
+        path = tmp / f"controller-{'kubelet' if kubelet else 'plain'}.log"
+        _, gen_s = _timed(lambda p=path, k=kubelet: generate(p, args.lines, kubelet=k))
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"generated {args.lines:,} lines ({size_mb:.0f} MB, {label}, {CUT_SHARE:.2%} cut) in {gen_s:.1f}s: {path}"
+        )
+        results, rows_line = _measure(path, args.lines)
+        print(f"{label}: {rows_line}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+        table += [(f"{name} ({label})", value, target, ok) for name, value, target, ok in results]
+        if not args.keep:
+            path.unlink()
+    width = max(len(row[0]) for row in table)
+    print(f"{'measure':<{width}} {'value':>14} {'target':>12}  result")
+    for name, value, target, ok in table:
         verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-        print(f"{name:<30} {value:>14} {target:>12}  {verdict}")
+        print(f"{name:<{width}} {value:>14} {target:>12}  {verdict}")
     if args.keep:
-        print(f"kept {path}")
+        print(f"kept {tmp}")
     else:
-        path.unlink()
         tmp.rmdir()
-    missed = [name for name, _, _, ok in results if ok is False]
+    missed = [name for name, _, _, ok in table if ok is False]
     return 1 if args.check and missed else 0
 
 

@@ -74,6 +74,7 @@ _KTS = (
 )
 _KUBELET = re.compile(_KTS + " ")
 _KTS_RE2 = f"^{_KTS}$"
+_KUBELET_TOKEN = re.compile(_KTS)
 
 # token kind → full-match pattern (used on tokens by the per-line path and on the unique
 # values of dictionary-encoded token columns by the fast path: the same Python code)
@@ -553,12 +554,17 @@ def _slow_piece(data: bytes) -> tuple[_Raw, list[_Message], _Skipped]:
     return _raw_from_rows(access), messages, skipped
 
 
-def _csv_options(ncols: int, block: int) -> tuple[Any, ...]:
-    names = [f"t{i}" for i in range(ncols)]
+def _csv_options(layout: _Layout) -> tuple[Any, ...]:
+    names = [f"t{i}" for i in range(layout.ncols)]
+    # high-cardinality tokens (kubelet time, request id) as strings; every other token
+    # dictionary-encoded while it is converted (cheaper than encoding afterwards)
+    plain = {names[-1]} if layout.ncols - layout.kubelet == 19 else set()
+    if layout.kubelet:
+        plain.add(names[0])
     return (
-        pacsv.ReadOptions(column_names=names, use_threads=False, block_size=min(max(block, 1 << 16), 1 << 20)),
+        pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 20),
         pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.large_string()),
+            column_types={n: pa.large_string() if n in plain else _DICT for n in names},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             check_utf8=False,
@@ -566,8 +572,125 @@ def _csv_options(ncols: int, block: int) -> tuple[Any, ...]:
     )
 
 
-def _no_char(col: pa.Array, char: str) -> np.ndarray:
-    return ~pc.match_substring(col, char).to_numpy(zero_copy_only=False)
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_PARSE_OPTIONS = {
+    "delimiter": " ",
+    "quote_char": '"',
+    "double_quote": False,
+    "escape_char": False,
+    "newlines_in_values": False,
+    "ignore_empty_lines": False,
+}
+# bytes that may follow a closing quote without changing how the line splits
+_AFTER_CLOSE = np.zeros(256, dtype=bool)
+_AFTER_CLOSE[[ord(" "), ord("\n"), ord("\r")]] = True
+
+
+def _risky_lines(data: bytes, ends: np.ndarray) -> np.ndarray:
+    """0-based indices of the lines that pyarrow might not split as one row of ``_tokenize``.
+
+    pyarrow keeps a quoted field open across line ends (``newlines_in_values`` only tells
+    its chunker where rows may end), so a line cut inside a quoted field, or with one
+    quote too many, would swallow the lines after it; and it ends a row at a lone
+    ``\r``. A line is safe when its quotes pair up as open-at-field-start /
+    close-before-a-space-or-line-end: then pyarrow and the line reader agree on it. All
+    other lines are cut out before tokenising and read by the per-line path. ``ends``
+    are the positions of the ``\n`` in ``data``; the work is a few array passes.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    found: list[np.ndarray] = []
+    quotes = np.flatnonzero(arr == 34)
+    if len(quotes):
+        # quotes per line, and which quote of its line each one is (odd lines are rare:
+        # after one, the quotes of the lines that follow start at an odd index)
+        before_end = np.searchsorted(quotes, ends)
+        counts = np.diff(before_end, prepend=0, append=len(quotes))
+        odd = np.flatnonzero(counts % 2)
+        rank = np.arange(len(quotes)) & 1
+        if len(odd):
+            odd_ends = ends[odd[odd < len(ends)]]
+            rank ^= np.searchsorted(odd_ends, quotes) & 1
+        before = arr[np.maximum(quotes - 1, 0)]
+        at_start = (quotes == 0) | (before == 32) | (before == 10)
+        after = arr[np.minimum(quotes + 1, len(arr) - 1)]
+        at_end = (quotes + 1 == len(arr)) | _AFTER_CLOSE[after]
+        wrong = quotes[np.where(rank == 0, ~at_start, ~at_end)]
+        found += [np.searchsorted(ends, wrong), odd]
+    if data.find(b"\r") >= 0:
+        returns = np.flatnonzero(arr == 13)
+        nxt = arr[np.minimum(returns + 1, len(arr) - 1)]
+        found.append(np.searchsorted(ends, returns[(returns + 1 == len(arr)) | (nxt != 10)]))
+    if not found:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate(found))
+
+
+def _line_text(data: bytes, starts: np.ndarray, stops: np.ndarray, index: int) -> str:
+    text = data[starts[index] : stops[index]].decode("utf-8", errors="replace")
+    return text[:-1] if text.endswith("\r") else text
+
+
+def _without(data: bytes, starts: np.ndarray, stops: np.ndarray, lines: np.ndarray) -> bytes:
+    """``data`` without ``lines`` (each with its line end)."""
+    parts = []
+    pos = 0
+    for index in lines.tolist():
+        parts.append(data[pos : starts[index]])
+        pos = int(stops[index]) + 1
+    parts.append(data[pos:])
+    return b"".join(parts)
+
+
+def _offsets(chunk: pa.Array) -> np.ndarray:
+    return np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+
+
+def _values(chunk: pa.Array, offsets: np.ndarray) -> np.ndarray:
+    buffer = chunk.buffers()[2]
+    if buffer is None:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+
+
+# the kubelet time as the kubelet writes it: RFC 3339 with nanoseconds and Z (30 bytes)
+_KTS_SHAPE = np.frombuffer(b"0000-00-00T00:00:00.000000000Z", dtype=np.uint8)
+_KTS_DIGIT = np.equal(_KTS_SHAPE, ord("0"))
+
+
+def _kubelet_ok(col: pa.ChunkedArray) -> np.ndarray:
+    """Which tokens fully match ``_KTS`` (its usual 30-byte shape checked on the bytes)."""
+    out = []
+    for chunk in col.chunks:
+        offsets = _offsets(chunk)
+        values = _values(chunk, offsets)
+        usual = np.diff(offsets) == 30
+        if usual.all():
+            grid = values.reshape(-1, 30)
+        else:
+            grid = values[(offsets[:-1][usual] - offsets[0])[:, None] + np.arange(30)]
+        ok = np.zeros(len(chunk), dtype=bool)
+        ok[usual] = ((grid[:, _KTS_DIGIT] - 48) < 10).all(axis=1) & (
+            grid[:, ~_KTS_DIGIT] == _KTS_SHAPE[~_KTS_DIGIT]
+        ).all(axis=1)
+        rest = np.flatnonzero(~ok)
+        if len(rest):
+            ok[rest] = pc.match_substring_regex(chunk.take(pa.array(rest)), _KTS_RE2).to_numpy(zero_copy_only=False)
+        out.append(ok)
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+
+
+def _word_ok(col: pa.ChunkedArray) -> np.ndarray:
+    """Which tokens are ``word`` tokens: not empty, no space, no quote."""
+    out = []
+    for chunk in col.chunks:
+        offsets = _offsets(chunk)
+        ok = np.diff(offsets) > 0
+        values = _values(chunk, offsets)
+        if np.count_nonzero((values == 32) | (values == 34)):
+            for char in (" ", '"'):
+                ok &= ~pc.match_substring(chunk, char).to_numpy(zero_copy_only=False)
+        out.append(ok)
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
 
 
 def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
@@ -575,57 +698,58 @@ def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
 
 
 def _encode(col: pa.ChunkedArray) -> tuple[list[str | None], np.ndarray]:
-    """Unique values and int32 codes of a token column (chunks share one dictionary)."""
-    encoded = pc.dictionary_encode(col).unify_dictionaries()
-    if not encoded.num_chunks:
+    """Unique values and int32 codes of a dictionary-typed token column."""
+    if not col.num_chunks or not len(col):
         return [], np.zeros(0, dtype=np.int32)
-    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
-    return encoded.chunk(0).dictionary.to_pylist(), np.concatenate(codes).astype(np.int32, copy=False)
+    col = col.unify_dictionaries()
+    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in col.chunks]
+    return col.chunk(0).dictionary.to_pylist(), np.concatenate(codes).astype(np.int32, copy=False)
 
 
-def _fast_piece(data: bytes, layout: _Layout, n_lines: int) -> tuple[_Raw, list[_Message], _Skipped] | None:
-    """Tokenise ``data`` with pyarrow; None when the piece must take the per-line path."""
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
-        return None  # pyarrow ends a row at a lone \r, the line reader does not
+def _fast_piece(data: bytes, layout: _Layout, ends: np.ndarray) -> tuple[_Raw, list[_Message], _Skipped] | None:
+    """Tokenise ``data`` with pyarrow, sending only the lines it cannot read to the per-line path.
+
+    ``ends`` are the positions of the piece's ``\\n``. None (the whole piece goes the
+    per-line way) only if pyarrow's rows still do not match the lines one to one, which
+    ``_risky_lines`` is there to prevent.
+    """
+    n_lines = len(ends) + (0 if data.endswith(b"\n") else 1)
+    starts = np.concatenate(([0], ends + 1))[:n_lines]
+    stops = np.concatenate((ends, [len(data)]))[:n_lines]
+    risky = _risky_lines(data, ends)
     bad: list[int] = []
-    bad_text: dict[int, str] = {}
 
     def invalid(row: Any) -> str:
-        number = row.number if row.number is not None else -1
-        bad.append(number)
-        bad_text[number] = row.text  # the line without its \n or \r\n
+        bad.append(row.number if row.number is not None else -1)
         return "skip"
 
-    read_options, convert_options = _csv_options(layout.ncols, len(data) + 1)
-    parse_options = pacsv.ParseOptions(
-        delimiter=" ",
-        quote_char='"',
-        double_quote=False,
-        escape_char=False,
-        newlines_in_values=False,
-        ignore_empty_lines=False,
-        invalid_row_handler=invalid,
-    )
+    read_options, convert_options = _csv_options(layout)
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(data)),
+            pa.BufferReader(pa.py_buffer(_without(data, starts, stops, risky) if len(risky) else data)),
             read_options=read_options,
-            parse_options=parse_options,
+            parse_options=pacsv.ParseOptions(**_PARSE_OPTIONS, invalid_row_handler=invalid),
             convert_options=convert_options,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     n = table.num_rows
-    bad_lines = np.asarray(bad, dtype=np.int64)
-    # a quote left open swallows the next line: rows and lines no longer match one to one
-    if n + len(bad) != n_lines or (len(bad) and (bad_lines.min() < 1 or bad_lines.max() > n_lines)):
+    fed = n_lines - len(risky)  # lines pyarrow saw
+    bad_rows = np.asarray(bad, dtype=np.int64)
+    if n + len(bad) != fed or (len(bad) and (bad_rows.min() < 1 or bad_rows.max() > fed)):
         return None
-    is_row = np.ones(n_lines + 1, dtype=bool)
+    is_row = np.ones(fed + 1, dtype=bool)
     is_row[0] = False
-    is_row[bad_lines] = False
+    is_row[bad_rows] = False
     row_line = np.flatnonzero(is_row)
     if len(row_line) != n:
         return None
+    bad_lines = bad_rows
+    if len(risky):  # numbers of the lines pyarrow saw → of the piece's lines
+        kept = np.ones(n_lines, dtype=bool)
+        kept[risky] = False
+        line_of = np.concatenate(([0], np.flatnonzero(kept) + 1))
+        row_line, bad_lines = line_of[row_line], np.concatenate((line_of[bad_rows], risky + 1))
 
     log_format, fields = _LAYOUTS[layout.ncols - layout.kubelet]
     valid = np.ones(n, dtype=bool)
@@ -634,27 +758,22 @@ def _fast_piece(data: bytes, layout: _Layout, n_lines: int) -> tuple[_Raw, list[
     columns = [table.column(i) for i in range(layout.ncols)]  # chunked: no copy
     del table
     if layout.kubelet:
-        kts = columns[0]
-        valid &= pc.match_substring_regex(kts, _KTS_RE2).to_numpy(zero_copy_only=False)
-        s["kubelet_ts"] = kts
+        valid &= _kubelet_ok(columns[0])
+        s["kubelet_ts"] = columns[0]
     else:
         s["kubelet_ts"] = pa.nulls(n, pa.large_string())
-        # the per-line path would split such a first token off as a kubelet prefix
-        first = columns[0]
-        long = pc.greater_equal(pc.binary_length(first), 20)
-        if pc.any(long).as_py():
-            looks = pc.and_kleene(long, pc.match_substring_regex(first, _KTS_RE2))
-            valid &= ~looks.to_numpy(zero_copy_only=False)
-    for col, (name, kind) in zip(columns[layout.kubelet :], fields, strict=True):
+    for i, (col, (name, kind)) in enumerate(zip(columns[layout.kubelet :], fields, strict=True)):
         if name in _S_FIELDS:  # "word" tokens: non-empty, no space, no quote
-            valid &= _no_char(col, '"') & _no_char(col, " ")
-            valid &= pc.binary_length(col).to_numpy(zero_copy_only=False) > 0
+            valid &= _word_ok(col)
             s[name] = col
             continue
         uniques, codes = _encode(col)
         pattern = _KINDS[kind]
-        ok = np.array([u is not None and pattern.fullmatch(u) is not None for u in uniques], dtype=np.bool_)
-        valid &= ok[codes]
+        ok = [u is not None and pattern.fullmatch(u) is not None for u in uniques]
+        if i == 0 and not layout.kubelet:
+            # the per-line path would split such a first token off as a kubelet prefix
+            ok = [fits and _KUBELET_TOKEN.fullmatch(u or "") is None for fits, u in zip(ok, uniques, strict=True)]
+        valid &= np.array(ok, dtype=np.bool_)[codes]
         if name is not None:
             d[name] = (uniques, codes)
     for name in _S_FIELDS:
@@ -663,20 +782,15 @@ def _fast_piece(data: bytes, layout: _Layout, n_lines: int) -> tuple[_Raw, list[
     for name in _D_FIELDS:
         d.setdefault(name, ([log_format] if name == "log_format" else [None], zeros))
 
-    failed = row_line[~valid]
+    failed = np.union1d(row_line[~valid], bad_lines)
     skipped = _Skipped()
     access: list[_Access] = []
     messages: list[_Message] = []
-    if len(bad) or len(failed):
-        if len(failed):
-            raw_lines = data.split(b"\n")
-            for number in failed.tolist():
-                text = raw_lines[number - 1].decode("utf-8", errors="replace")
-                bad_text[number] = text[:-1] if text.endswith("\r") else text
-        wanted = [(number, bad_text[number]) for number in sorted(bad_text)]
+    if len(failed):
+        wanted = [(number, _line_text(data, starts, stops, number - 1)) for number in failed.tolist()]
         access, messages = _slow_rows(wanted, skipped)
 
-    fast_idx = np.flatnonzero(valid) if len(failed) else None
+    fast_idx = np.flatnonzero(valid) if not valid.all() else None
     if not access:
         if fast_idx is None:
             return _Raw(row_line, s, d), messages, skipped
@@ -816,17 +930,44 @@ def _numbers(
     return ("num", values_u[codes], mask_u[codes])
 
 
-def _strings(uniques: list[str | None], codes: np.ndarray) -> tuple[str, pa.Array]:
+def _strings(uniques: list[str | None], codes: np.ndarray) -> tuple[str, list[pa.Array]]:
     if all(u is None for u in uniques):  # e.g. no query strings, no referers
-        return ("str", pa.nulls(len(codes), pa.large_string()))
-    return ("str", pa.array(uniques, type=pa.large_string()).take(pa.array(codes)))
+        return ("str", _repeated(None, len(codes)))
+    return ("str", [pa.array(uniques, type=pa.large_string()).take(pa.array(codes))])
 
 
-def _dash_strings(col: pa.Array) -> tuple[str, pa.Array]:
+#: Rows per block of a column that repeats one value (``source``, an all-null column): every
+#: chunk of such a column is the same block, so a million rows hold one block's memory.
+_BLOCK_ROWS = 1 << 16
+
+
+@functools.lru_cache(maxsize=64)
+def _block(value: str | None) -> pa.Array:
+    if value is None:
+        return pa.nulls(_BLOCK_ROWS, pa.large_string())
+    data = value.encode("utf-8")
+    offsets = np.arange(_BLOCK_ROWS + 1, dtype=np.int64) * len(data)
+    return pa.Array.from_buffers(
+        pa.large_string(), _BLOCK_ROWS, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * _BLOCK_ROWS)]
+    )
+
+
+def _repeated(value: str | None, n: int) -> list[pa.Array]:
+    """``n`` times ``value`` as chunks that share one block."""
+    block = _block(value)
+    whole, rest = divmod(n, _BLOCK_ROWS)
+    return [block] * whole + ([block.slice(0, rest)] if rest or not whole else [])
+
+
+def _dash_strings(col: pa.Array | pa.ChunkedArray) -> tuple[str, list[pa.Array]]:
+    if isinstance(col, pa.ChunkedArray):  # one chunk per piece (not one per CSV block)
+        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    if col.null_count == len(col):
+        return ("str", _repeated(None, len(col)))
     dashes = pc.equal(col, "-")
     if pc.any(dashes).as_py():
         col = pc.if_else(dashes, pa.scalar(None, pa.large_string()), col)
-    return ("str", col)
+    return ("str", [col])
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -852,7 +993,9 @@ def _odd_values(
     if not odd:
         return
     for row in np.flatnonzero(np.isin(codes, odd)):
-        skipped.add(int(line_no[row]), f"{name} {uniques[codes[row]]!r} does not fit the column; the row is kept with it null")
+        skipped.add(
+            int(line_no[row]), f"{name} {uniques[codes[row]]!r} does not fit the column; the row is kept with it null"
+        )
 
 
 def _convert(raw: _Raw, skipped: _Skipped) -> tuple[dict[str, Any], np.ndarray]:
@@ -884,7 +1027,10 @@ def _convert(raw: _Raw, skipped: _Skipped) -> tuple[dict[str, Any], np.ndarray]:
         for row in missing[ts[missing] == _NAT]:
             when = a_uniques[a_codes[row]] if a_codes[row] < len(a_uniques) else None
             shown = when.lstrip("[") if when is not None else "none"
-            skipped.add(int(raw.line_no[row]), f"no valid time (time_local {shown!r} is not a date this tool can hold); the row is kept with ts null")
+            skipped.add(
+                int(raw.line_no[row]),
+                f"no valid time (time_local {shown!r} is not a date this tool can hold); the row is kept with ts null",
+            )
 
     cols["log_format"] = ("cat", *d["log_format"])
     cols["remote_addr"] = ("cat", _map(d["remote_addr"][0], _dash_null), d["remote_addr"][1])
@@ -921,7 +1067,7 @@ def _convert(raw: _Raw, skipped: _Skipped) -> tuple[dict[str, Any], np.ndarray]:
     status_u, status_c = d["upstream_status"]
     cols["upstream_status_code"] = _numbers(_map(status_u, _last(_int_or_null(2**15 - 1))), status_c, np.int16)
     cols["request_id"] = _dash_strings(raw.s["req_id"])
-    assert all(len(c[-1]) == n for c in cols.values())
+    assert all((sum(map(len, c[1])) if c[0] == "str" else len(c[-1])) == n for c in cols.values())
     return cols, ts
 
 
@@ -951,21 +1097,24 @@ def _detect(data: bytes) -> _Layout | None:
     return _Layout(ncols + kubelet, kubelet)
 
 
-def _count_lines(data: bytes) -> int:
-    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
-    return newlines + (0 if data.endswith(b"\n") else 1)
-
-
 def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
     data = _valid_utf8(bytes(data))
-    n_lines = _count_lines(data)
-    result = _fast_piece(data, layout, n_lines) if layout is not None else None
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    n_lines = len(ends) + (0 if data.endswith(b"\n") else 1)
+    result = _fast_piece(data, layout, ends) if layout is not None else None
     raw, messages, skipped = result if result is not None else _slow_piece(data)
+    del data
     columns, ts = _convert(raw, skipped)
+    line_no = raw.line_no
+    del raw
+    # held until the file is done: as small as the frame's own columns
     for name, column in columns.items():
         if column[0] == "cat":
-            columns[name] = ("cat", *_compact(column[1], column[2]))
-    return _PieceResult(columns, raw.line_no, ts, messages, skipped, n_lines)
+            uniques, codes = _compact(column[1], column[2])
+            columns[name] = ("cat", uniques, codes.astype(_code_dtype(len(uniques)), copy=False))
+        elif column[0] == "num" and column[1].dtype == np.float64:
+            columns[name] = ("num", column[1], None)  # NaN is the null
+    return _PieceResult(columns, line_no, ts, messages, skipped, n_lines)
 
 
 def _file_results(
@@ -1012,63 +1161,102 @@ def _compact(uniques: list[str | None], codes: np.ndarray) -> tuple[list[str], n
     return list(position), np.array([*remap, -1], dtype=np.int32)[codes]
 
 
-def _categorical(parts: list[tuple[list[str | None], np.ndarray]]) -> pd.Categorical:
+def _code_dtype(n_categories: int) -> type[np.signedinteger]:
+    """The codes dtype pandas gives ``n_categories`` categories (so that it copies none)."""
+    if n_categories < 127:
+        return np.int8
+    return np.int16 if n_categories < 32767 else np.int32
+
+
+def _categorical(parts: list[Any], total: int) -> pd.Categorical:
+    """One categorical from the pieces' (uniques, codes); each part is freed once copied."""
     # sorted, so that the categories do not depend on the path rows took
     present: set[str] = set()
     for uniques, _ in parts:
         present.update(u for u in uniques if u is not None)
     categories = sorted(present)
     position = {c: i for i, c in enumerate(categories)}
-    codes = [np.array([position.get(u, -1) if u is not None else -1 for u in uniques] + [-1], dtype=np.int32)[c] for uniques, c in parts]
-    all_codes = np.concatenate(codes) if codes else np.empty(0, dtype=np.int32)
-    return pd.Categorical.from_codes(all_codes, categories=pd.Index(categories, dtype="string"))
+    dtype = _code_dtype(len(categories))
+    codes = np.empty(total, dtype=dtype)
+    at = 0
+    for i, (uniques, part) in enumerate(parts):
+        remap = np.array([position[u] if u is not None else -1 for u in uniques] + [-1], dtype=dtype)
+        codes[at : at + len(part)] = remap[part]
+        at += len(part)
+        parts[i] = None
+    return pd.Categorical.from_codes(
+        codes, dtype=pd.CategoricalDtype(pd.Index(categories, dtype="string")), validate=False
+    )
 
 
-def _column(kind: str, parts: list[Any], dtype: str) -> Any:
+def _column(kind: str, parts: list[Any], dtype: str, total: int) -> Any:
+    """One frame column from the pieces' parts, filled in place and each part freed once copied."""
     if kind == "cat":
-        return _categorical([(p[1], p[2]) for p in parts])
+        return _categorical([(p[1], p[2]) for p in parts], total)
     if kind == "str":
-        chunks = [chunk for p in parts for chunk in _chunks(p[1])]
+        chunks = [chunk for p in parts for chunk in p[1]]
         return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
-    values = np.concatenate([p[1] for p in parts])
-    mask = np.concatenate([p[2] for p in parts])
-    if dtype == "float64":
-        return values
-    return pd.arrays.IntegerArray(values.astype(dtype.lower()), mask)
+    values = np.empty(total, dtype=parts[0][1].dtype)
+    mask = None if dtype == "float64" else np.empty(total, dtype=bool)
+    at = 0
+    for i, (_, part_values, part_mask) in enumerate(parts):
+        values[at : at + len(part_values)] = part_values
+        if mask is not None:
+            mask[at : at + len(part_values)] = part_mask
+        at += len(part_values)
+        parts[i] = None
+    return values if mask is None else pd.arrays.IntegerArray(values, mask)
 
 
-def _constant_strings(value: str, n: int) -> pa.Array:
-    data = value.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * n)])
+def _constant_categorical(values: list[str], counts: list[int], total: int) -> pd.Categorical:
+    return _categorical([([v], np.zeros(n, dtype=np.int8)) for v, n in zip(values, counts, strict=True)], total)
 
 
 def _access_frame(files: list[LogFile], results: list[list[_PieceResult]], unparsed: Unparsed) -> pd.DataFrame:
+    """The ingress frame, built column by column while the pieces' columns are freed.
+
+    Peak memory stays near the frame's own size: every column is allocated once at its
+    final size and filled piece by piece, and each piece's copy of it is dropped as soon as
+    it is in (issue #12: a 1 GiB access log within 1.5 GB).
+    """
     pieces = [(f, r) for f, rs in zip(files, results, strict=True) for r in rs if len(r.line_no)]
     if not pieces:
         empty = schema.INGRESS.empty()
         empty.attrs.update(unparsed=unparsed.count, unparsed_sample=list(unparsed.sample))
         return empty
+    counts = [len(r.line_no) for _, r in pieces]
+    total = sum(counts)
     data: dict[str, Any] = {}
-    ts = np.concatenate([r.ts for _, r in pieces])
+    ts = np.empty(total, dtype=np.int64)
+    line_no = np.empty(total, dtype=np.int64)
+    at = 0
+    for (_, r), n in zip(pieces, counts, strict=True):
+        ts[at : at + n] = r.ts
+        line_no[at : at + n] = r.line_no
+        r.ts = r.line_no = np.empty(0, dtype=np.int64)
+        at += n
     data["ts"] = pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC")
+    per_file: dict[int, tuple[LogFile, int]] = {}
+    for (f, _), n in zip(pieces, counts, strict=True):
+        per_file[id(f)] = (f, per_file.get(id(f), (f, 0))[1] + n)
+    file_rows = list(per_file.values())
     data["source"] = pd.arrays.ArrowStringArray(
-        pa.chunked_array([_constant_strings(f.name, len(r.line_no)) for f, r in pieces], type=pa.large_string())
+        pa.chunked_array([c for f, n in file_rows for c in _repeated(f.name, n)], type=pa.large_string())
     )
-    data["line_no"] = pd.arrays.IntegerArray(
-        np.concatenate([r.line_no for _, r in pieces]), np.zeros(len(ts), dtype=bool)
-    )
+    data["line_no"] = pd.arrays.IntegerArray(line_no, np.zeros(total, dtype=bool))
     for name in ("namespace", "pod", "container"):
-        data[name] = _categorical([([getattr(f, name)], np.zeros(len(r.line_no), dtype=np.int32)) for f, r in pieces])
+        data[name] = _constant_categorical([getattr(f, name) for f, _ in file_rows], [n for _, n in file_rows], total)
     data["is_previous"] = pd.arrays.BooleanArray(
-        np.concatenate([np.full(len(r.line_no), f.is_previous, dtype=bool) for f, r in pieces]),
-        np.zeros(len(ts), dtype=bool),
+        np.concatenate([np.full(n, f.is_previous, dtype=bool) for f, n in file_rows]), np.zeros(total, dtype=bool)
     )
     dtypes = schema.INGRESS.dtypes
-    for name in pieces[0][1].columns:
-        parts = [r.columns[name] for _, r in pieces]
-        data[name] = _column(parts[0][0], parts, dtypes[name])
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(ts)), copy=False)
+    for name in list(pieces[0][1].columns):
+        parts = [r.columns.pop(name) for _, r in pieces]
+        data[name] = _column(parts[0][0], parts, dtypes[name], total)
+        del parts
+    del pieces
+    frame = pd.DataFrame(data, index=pd.RangeIndex(total), copy=False)
+    del data
     return schema.INGRESS.conform(frame, unparsed=unparsed.count, unparsed_sample=unparsed.sample)
 
 
@@ -1159,8 +1347,8 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO, *, _slow: bool = F
             for line_no, text in r.skipped.sample:
                 unparsed.add(file.name, line_no, text)
             unparsed.count += r.skipped.count - len(r.skipped.sample)
-    access = _access_frame(files, results, unparsed)
     messages = _messages_frame(files, results, pd.Timestamp.now(tz="UTC").value)
+    access = _access_frame(files, results, unparsed)  # frees the pieces as it goes
     return {"ingress": access, "ingress_messages": messages}
 
 

@@ -390,7 +390,7 @@ def test_fast_and_per_line_paths_agree_on_every_data_file(path: Path) -> None:
     _assert_paths_agree(lambda: path)
 
 
-def test_paths_agree_on_a_generated_mix_cut_into_many_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _bench_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -398,38 +398,206 @@ def test_paths_agree_on_a_generated_mix_cut_into_many_pieces(tmp_path: Path, mon
     )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+#: Lines real controller logs hold besides access lines (prefixed or not when mixed in).
+_DIRTY = [
+    b"-------------------------------------------------------------------------------",
+    b"NGINX Ingress controller",
+    b"  Release:       v1.9.4",
+    b"  Build:         git-8a9c7d2",
+    b'I1113 12:00:01.000001       7 controller.go:190] "Configuration changes detected, backend reload required"',
+    b'W1113 12:00:01.000000       7 controller.go:1214] Service "panda/panda" does not have any active Endpoint.',
+    b"2025/11/13 12:00:01 [error] 41#41: *513279 upstream prematurely closed connection while reading response "
+    b'header from upstream, client: 10.42.0.0, server: _, request: "POST /focus-server/configure HTTP/1.1", '
+    b'upstream: "http://10.42.2.17:5000/configure", host: "10.10.10.100"',
+    b'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET /x"y" HTTP/1.1" 400 0 "-" "curl/8.5.0" 80 0.000 [] [] - - - - 00ff',
+    b'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "a "quoted" agent" 80 0.001 [] [] - - - - 01',
+    b'"',
+    b'" "',
+    b"\x00\x00\x00\x00 binary junk \x00",
+    b'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET /\x00 HTTP/1.1" 200 1 "-" "nul\x00agent" 80 0.001 [] [] - - - - 02',
+    b'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "\xd0\x9f\xd1\x80\xd0" 80 0.001 [] [] - - - - 03',
+    b'{"status": 200, "request": "GET /json HTTP/1.1", "time": "2025-11-13T12:00:01Z"}',
+    b'10.42.0.7 - - [13/Nov/2025:12:00:01 +0000] "GET /cr HTTP/1.1" 200 1 "-" "lone\rcr" 80 0.001 [] [] - - - - 04',
+]
+
+
+def _cut_at_random_bytes(line: bytes, rng: np.random.Generator) -> list[bytes]:
+    """``line`` cut at a random byte offset (maybe inside a UTF-8 character); sometimes its tail goes on."""
+    at = int(rng.integers(1, max(2, len(line))))
+    return [line[:at], line[at:]] if rng.random() < 0.5 else [line[:at]]
+
+
+def _dirty_mix(tmp_path: Path) -> Path:
+    """Generated access lines with and without the kubelet prefix, cut lines, odd quotes, banners, klog and
+    ``[error]`` lines, NUL bytes, broken UTF-8 and every data file, mixed in one file."""
+    bench = _bench_module()
+    rng = np.random.default_rng(12)
+    kubelet, plain = tmp_path / "kubelet.log", tmp_path / "plain.log"
+    bench.generate(kubelet, 3000, seed=3, cut=0.01)
+    bench.generate(plain, 1000, seed=4, kubelet=False, cut=0.01)
+    lines = kubelet.read_bytes().splitlines()
+    plain_lines = plain.read_bytes().splitlines()
+    out: list[bytes] = []
+    for i, line in enumerate(lines):
+        roll = rng.random()
+        if roll < 0.02:
+            out += _cut_at_random_bytes(line, rng)
+        elif roll < 0.05:
+            dirty = _DIRTY[int(rng.integers(len(_DIRTY)))]
+            out.append(line[:31] + dirty if rng.random() < 0.5 else dirty)
+            out.append(line)
+        else:
+            out.append(line)
+        if i % 3 == 0 and plain_lines:  # a run of lines without the prefix now and then
+            out.append(plain_lines.pop())
+    for data_file in FILES:  # every data file too, with and without prefixes
+        out += data_file.read_bytes().replace(b"\r", b"").splitlines()
     path = tmp_path / "controller.log"
-    bench.generate(path, 3000, seed=3)
-    with path.open("a") as out:  # every data file too, with and without prefixes
-        for data_file in FILES:
-            out.write(data_file.read_text(errors="replace").replace("\r", ""))
-            out.write("\n")
+    path.write_bytes(b"\n".join(out) + b"\n")
+    return path
+
+
+def _watch_paths(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[bool]]:
+    """Record the lines the fast path hands to the per-line path, and whether each piece took it."""
+    per_line: list[str] = []
+    took_fast: list[bool] = []
+    slow_rows, fast_piece = _ingress._slow_rows, _ingress._fast_piece
+
+    def rows(lines, skipped):
+        per_line.extend(text for _, text in lines)
+        return slow_rows(lines, skipped)
+
+    def piece(data, layout, ends):
+        result = fast_piece(data, layout, ends)
+        took_fast.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_ingress, "_slow_rows", rows)
+    monkeypatch.setattr(_ingress, "_fast_piece", piece)
+    return per_line, took_fast
+
+
+def test_paths_agree_on_a_dirty_mix_cut_into_many_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _dirty_mix(tmp_path)
+    data = path.read_bytes()
+    assert data.count(b"\x00") > 5
+    assert b"\xd0\n" in data or b'\xd0\x9f\xd1\x80\xd0"' in data
     whole, whole_messages = _assert_paths_agree(lambda: path)
+    assert len(whole) > 3500
+    assert set(whole_messages["kind"]) == {"klog", "nginx_error"}
+    assert whole.attrs["unparsed"] > 100
+    _, took_fast = _watch_paths(monkeypatch)
     monkeypatch.setattr(_ingress, "_PIECE_BYTES", 20_000)
     pieces, pieces_messages = _assert_paths_agree(lambda: path)
+    assert len(took_fast) > 40
+    assert all(took_fast)  # every piece took the vectorised path
     pd.testing.assert_frame_equal(whole, pieces)
     pd.testing.assert_frame_equal(whole_messages, pieces_messages)
-    data = path.read_bytes()
-    assert len(whole) + len(whole_messages) + whole.attrs["unparsed"] == _non_blank(data)
+    untimed = int(whole["ts"].isna().sum())
+    assert len(whole) + len(whole_messages) + whole.attrs["unparsed"] - untimed == _non_blank(data)
     assert whole["line_no"].is_monotonic_increasing
-    assert len(whole) > 2900
+
+
+@pytest.mark.parametrize("kubelet", [True, False], ids=["kubelet-prefix", "no-prefix"])
+def test_a_cut_line_never_drags_its_neighbours_along(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubelet: bool
+) -> None:
+    bench = _bench_module()
+    intact, cut = tmp_path / "intact.log", tmp_path / "cut.log"
+    bench.generate(intact, 4000, seed=5, kubelet=kubelet, cut=0)
+    bench.generate(cut, 4000, seed=5, kubelet=kubelet, cut=0.01)
+    layout = _ingress._detect(intact.read_bytes())
+    assert layout == _ingress._Layout(19 + kubelet, kubelet=kubelet)
+    whole = set(intact.read_text().splitlines())
+    lines = cut.read_text().splitlines()
+    damaged = {line for line in lines if line not in whole}
+    assert len(damaged) > 40
+    per_line, took_fast = _watch_paths(monkeypatch)
+    monkeypatch.setattr(_ingress, "_PIECE_BYTES", 50_000)
+    df = _ingress._frames(cut)["ingress"]
+    assert len(took_fast) > 10
+    assert all(took_fast)
+    # the per-line path saw the damaged lines and the lines no layout fits (klog, [error], upstream
+    # lists), never a line of the file's own layout
+    fits = {
+        line
+        for line in lines
+        if len(tokens := _ingress._tokenize(line)) == layout.ncols
+        and _ingress._from_tokens(tokens[kubelet:], None) is not None
+        and (not kubelet or _ingress._KUBELET_TOKEN.fullmatch(tokens[0]))
+    }
+    assert damaged - fits <= set(per_line)  # (a line cut inside its request id still fits)
+    assert not fits & set(per_line)
+    assert len(per_line) < 0.05 * len(lines)
+    # and every line that fits is a row
+    rows = {lines[n - 1] for n in df["line_no"].tolist()}
+    assert fits <= rows
+
+
+def _ends(data: bytes) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
 def test_fast_path_is_taken_for_the_dominant_layout() -> None:
     data = (DATA / "upstreaminfo_kubelet.log").read_bytes()
     layout = _ingress._detect(data)
     assert layout == _ingress._Layout(20, kubelet=True)
-    result = _ingress._fast_piece(data, layout, 4)
+    result = _ingress._fast_piece(data, layout, _ends(data))
     assert result is not None
     raw, messages, skipped = result
     assert raw.line_no.tolist() == [1, 2, 3, 4]
     assert (messages, skipped.count) == ([], 0)
-    # a quote left open swallows the next line in pyarrow: the piece goes the per-line way
+
+
+def test_a_line_with_an_open_quote_costs_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (DATA / "upstreaminfo_kubelet.log").read_bytes()
+    layout = _ingress._detect(data)
+    # pyarrow keeps a quote left open across line ends: line 1 would swallow lines 2-4
     swallowing = data.replace(b"a7b\n", b'a7b "oops\n', 1)
-    assert _ingress._fast_piece(swallowing, layout, 4) is None
+    assert _ingress._risky_lines(swallowing, _ends(swallowing)).tolist() == [0]
+    per_line: list[int] = []
+    slow_rows = _ingress._slow_rows
+    monkeypatch.setattr(
+        _ingress,
+        "_slow_rows",
+        lambda lines, skipped: (per_line.extend(n for n, _ in lines), slow_rows(lines, skipped))[1],
+    )
+    raw, _, skipped = _ingress._fast_piece(swallowing, layout, _ends(swallowing))
+    assert raw.line_no.tolist() == [2, 3, 4]
+    assert per_line == [1]  # only the bad line went the per-line way
+    assert skipped.count == 1
     assert _ingress._frames(io.BytesIO(swallowing))["ingress"]["line_no"].tolist() == [2, 3, 4]
-    # a lone carriage return ends a row in pyarrow but not a line
-    assert _ingress._fast_piece(data.replace(b" 503 96", b"\r503 96", 1), layout, 4) is None
+    # a lone carriage return ends a row in pyarrow but not a line: that line alone
+    per_line.clear()
+    lone_cr = data.replace(b" 503 96", b"\r503 96", 1)
+    raw, _, _ = _ingress._fast_piece(lone_cr, layout, _ends(lone_cr))
+    assert raw.line_no.tolist() == [2, 3, 4]
+    assert per_line == [1]
+
+
+@pytest.mark.parametrize(
+    ("line", "risky"),
+    [
+        ('a "b c" d', False),
+        ('a "b c"', False),
+        ('"b c" d', False),
+        ('a "b c"\r', False),  # CR LF line end: the \n follows
+        ('a "b c', True),  # cut inside a quoted field
+        ('a "b" "c', True),
+        ('a"b "c', True),  # literal quote, then one left open: even count, still swallows
+        ('a "b"c d', True),  # closing quote not at a field end
+        ('a b"c d', True),  # quote inside a bare token
+        ('{"status": 200}', True),
+        ("a \rb", True),  # lone CR
+        ('a "b c" d\x00"', True),
+    ],
+)
+def test_risky_lines(line: str, risky: bool) -> None:
+    data = f"ok line\n{line}\nok line\n".encode()
+    assert _ingress._risky_lines(data, _ends(data)).tolist() == ([1] if risky else [])
 
 
 def test_categories_do_not_depend_on_the_path() -> None:
