@@ -143,6 +143,7 @@ class Plan:
     snapshots: int = 6  # RabbitMQ management snapshots over the last 5 minutes
     pods: int | None = None  # total pods in pods.json (None: what the rest needs); extra = other tenants
     dirty: bool = True
+    huge: int = 200_000  # characters of the one huge value per log family (dirty data)
     seed: int = 12
 
     @classmethod
@@ -776,7 +777,13 @@ _FOCUS_BANNER = (
 
 
 def _dirty(
-    lines: list[str], keys: np.ndarray, family: str, rng: np.random.Generator, *, copy_from: Sequence[int]
+    lines: list[str],
+    keys: np.ndarray,
+    family: str,
+    rng: np.random.Generator,
+    *,
+    copy_from: Sequence[int],
+    huge: int = 200_000,
 ) -> tuple[list[str], np.ndarray]:
     """Add the dirt real logs carry (each an extra line; no evidence line is changed).
 
@@ -813,12 +820,12 @@ def _dirty(
                 + '10.42.0.9 - - [08/Nov/2025:13:19:02 +0000] "GET /prisma/?q=\\x22x\\x22 HTTP/1.1" 200 1520 "http://10.10.10.100/prisma/?q=\\x22x\\x22" "Mozilla/5.0 \\x22escaped\\x22" 511 0.004 [webapp-webapp-pz-web-webapp-ui-80] [] 10.42.1.9:80 1520 0.004 200 6b6c1f0e8d2a4a7c9e3f6b1d2c4e5f6a',
             )
         )
-        huge = "Mozilla/5.0 " + "A" * 200_000
+        huge_ua = "Mozilla/5.0 " + "A" * huge
         extra.append(
             (
                 pos,
                 stamp
-                + f'10.42.0.9 - - [08/Nov/2025:13:19:03 +0000] "GET /prisma/ HTTP/1.1" 200 1520 "-" "{huge}" 511 0.004 [webapp-webapp-pz-web-webapp-ui-80] [] 10.42.1.9:80 1520 0.004 200 7b6c1f0e8d2a4a7c9e3f6b1d2c4e5f6a',
+                + f'10.42.0.9 - - [08/Nov/2025:13:19:03 +0000] "GET /prisma/ HTTP/1.1" 200 1520 "-" "{huge_ua}" 511 0.004 [webapp-webapp-pz-web-webapp-ui-80] [] 10.42.1.9:80 1520 0.004 200 7b6c1f0e8d2a4a7c9e3f6b1d2c4e5f6a',
             )
         )
         banner = _INGRESS_BANNER
@@ -831,7 +838,10 @@ def _dirty(
             )
         )
         extra.append(
-            (pos, stamp + "2025-11-08T13:19:03+0000 INFO pz.focus_server channel map: " + "ch=1,d=1.0209;" * 14000)
+            (
+                pos,
+                stamp + "2025-11-08T13:19:03+0000 INFO pz.focus_server channel map: " + "ch=1,d=1.0209;" * (huge // 14),
+            )
         )
         banner = _FOCUS_BANNER
     elif family == "rabbitmq":
@@ -842,11 +852,11 @@ def _dirty(
                 + "2025-11-08 13:19:02.000114+00:00 [warning] <0.812.0> HTTP access denied: user 'guest' - \"invalid credentials\" from '10.42.0.9",
             )
         )
-        extra.append((pos, stamp + "2025-11-08 13:19:03.000114+00:00 [info] <0.812.0> " + "x" * 200_000))
+        extra.append((pos, stamp + "2025-11-08 13:19:03.000114+00:00 [info] <0.812.0> " + "x" * huge))
         banner = _RABBIT_BANNER
     else:
         extra.append((pos, stamp + "[WARNING] unexpected \"quote in 'message"))
-        extra.append((pos, stamp + "[INFO] " + "y" * 200_000))
+        extra.append((pos, stamp + "[INFO] " + "y" * huge))
         banner = ()
     extra.append((pos, stamp + "\x00" * 64 + sample[31:]))
     extra.append((pos, "\x00" * 512))
@@ -863,22 +873,24 @@ def _dirty(
     return new_lines, new_keys
 
 
-def _dirty_jsonl(text: str, rng: np.random.Generator) -> str:
-    """A cut line, a NUL run, a line with an unescaped quote, and a huge value, appended among the lines."""
+def _dirty_jsonl(text: str, rng: np.random.Generator, huge: int = 120_000) -> str:
+    """A cut copy of a line, a NUL run and a line with an unescaped quote among the lines (all
+    three unreadable, to be counted); and one real record given an extra huge string field."""
     lines = text.splitlines(keepends=True)
     if not lines:
         return text
-    pick = lines[int(rng.integers(0, len(lines)))]
+    k = int(rng.integers(0, len(lines)))
+    pick = lines[k]
     cut = pick[: max(len(pick) // 3, 5)] + "\n"
-    odd = pick.rstrip("\n").replace('"status"', '"sta"tus"', 1) + "\n"
+    odd = '{"' + pick[1:]  # {""at": ...: an unescaped quote
     try:
         obj = json.loads(pick)
-        obj["note"] = "n" * 120_000
-        huge = json.dumps(obj, separators=(",", ":")) + "\n"
+        obj["note"] = "n" * huge
+        lines[k] = json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
     except ValueError:  # pragma: no cover - the generator writes JSON
-        huge = pick
+        pass
     middle = len(lines) // 2
-    return "".join([*lines[:middle], cut, "\x00" * 300 + "\n", odd, huge, *lines[middle:]])
+    return "".join([*lines[:middle], cut, "\x00" * 300 + "\n", odd, *lines[middle:]])
 
 
 # --------------------------------------------------------------------------- the bundle
@@ -938,7 +950,9 @@ def build_bundle(out: Path | str, plan: Plan | None = None) -> Built:
                 for i, line in enumerate(lines)
                 if not any(w in line for w in ("push-to-rabbit", "lert", "configur", "metadata/"))
             ]
-            lines, keys = _dirty(lines, keys, family, rng, copy_from=ordinary[:: max(len(ordinary) // 5000, 1)])
+            lines, keys = _dirty(
+                lines, keys, family, rng, copy_from=ordinary[:: max(len(ordinary) // 5000, 1)], huge=plan.huge
+            )
         files[rel] = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
         counts[family] += len(lines)
     for rel, data in files.items():
@@ -954,11 +968,11 @@ def build_bundle(out: Path | str, plan: Plan | None = None) -> Built:
                     for i, line in enumerate(lines)
                     if "Peer discovery" in line or "Processed chunk" in line or "health ok" in line
                 ]
-                lines, _ = _dirty(lines, _prefix_ns(lines), family, rng, copy_from=peer)
+                lines, _ = _dirty(lines, _prefix_ns(lines), family, rng, copy_from=peer, huge=plan.huge)
                 data = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
                 files[rel] = data
         elif plan.dirty and rel.endswith(".jsonl"):
-            data = _dirty_jsonl(data.decode("utf-8"), rng).encode()
+            data = _dirty_jsonl(data.decode("utf-8"), rng, plan.huge * 3 // 5).encode()
             files[rel] = data
         if rel.endswith(".jsonl"):
             counts[rel.rsplit("/", 1)[-1].removesuffix(".jsonl")] += data.count(b"\n")
@@ -1019,9 +1033,31 @@ class Run:
         return sum(self.codes.values())
 
 
+#: ``--code DIR``: measure the ``panda_analysis`` package in DIR instead of the installed one
+#: (e.g. ``git archive <commit> panda_analysis | tar -x -C DIR``; other engineers' uncommitted
+#: work in the checkout then does not move the numbers).
+CODE: Path | None = None
+
+
 def _cli() -> list[str]:
     script = Path(sys.executable).with_name("panda-analysis")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "panda_analysis"]
+    return [str(script)] if script.exists() and CODE is None else [sys.executable, "-m", "panda_analysis"]
+
+
+def _child_env() -> tuple[dict[str, str], str]:
+    """Environment and working directory of a measured process (no checkout on ``sys.path[0]``)."""
+    env = dict(os.environ)
+    if CODE is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(CODE), *filter(None, [env.get("PYTHONPATH")])])
+    return env, tempfile.gettempdir()
+
+
+def measured_package() -> str:
+    """Where the measured processes import ``panda_analysis`` from."""
+    env, cwd = _child_env()
+    code = "import panda_analysis, sys; sys.stdout.write(panda_analysis.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True)
+    return str(Path(done.stdout).parent)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int | None, float | None]:
@@ -1044,7 +1080,9 @@ def measure_diagnose(path: Path | str, *, timeout_s: float = 1800.0) -> Run:
     """Wall time, peak RSS and findings of ``panda-analysis diagnose PATH --json`` in a fresh process."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([*_cli(), "diagnose", str(path), "--json"], stdout=out, stderr=err)
+        env, cwd = _child_env()
+        cmd = [*_cli(), "diagnose", str(Path(path).resolve()), "--json"]
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
         status, rss = _wait(proc, timeout_s)
         wall = time.perf_counter() - started
         out.seek(0)
@@ -1087,8 +1125,9 @@ def _rules_child(path: str) -> dict[str, Any]:
 def measure_rules(path: Path | str, *, timeout_s: float = 1800.0) -> dict[str, Any]:
     """Parse time and the time of every rule on the parsed frames, in a fresh process."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--rules-of", str(path)]
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--rules-of", str(Path(path).resolve())]
+        env, cwd = _child_env()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
         status, rss = _wait(proc, timeout_s)
         out.seek(0)
         err.seek(0)
@@ -1173,9 +1212,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a measured process is killed")
     parser.add_argument("--profile", action="store_true", help="profile the first size instead (cProfile, cumulative)")
     parser.add_argument("--top", type=int, default=40, help="functions --profile prints")
+    parser.add_argument(
+        "--code", metavar="DIR", help="measure the panda_analysis package in DIR (default: the installed one)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--rules-of", metavar="BUNDLE", help=argparse.SUPPRESS)  # the per-rule child process
     args = parser.parse_args(argv)
+    global CODE
+    CODE = Path(args.code).resolve() if args.code else None
+    if CODE is not None and not (CODE / "panda_analysis" / "__init__.py").is_file():
+        parser.error(f"--code {args.code}: no panda_analysis/__init__.py there")
     if args.rules_of:
         print(json.dumps(_rules_child(args.rules_of)))
         return 0
@@ -1203,7 +1249,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _benchmark(base: Plan, plans: list[Plan], args: argparse.Namespace) -> int:
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {asdict(base)}")
+    print(f"measuring {measured_package()}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"plan: {asdict(base)}")
     twin_plan = Plan.twin(base)
     with busy_bundle(twin_plan, keep=args.keep) as path:
         twin = measure_diagnose(path, timeout_s=args.timeout)
