@@ -374,6 +374,17 @@ def _code(text: str) -> Code:
         raise argparse.ArgumentTypeError(msg) from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r} is not a positive whole number"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     for name in samples.names():
         doc = (getattr(samples, name).__doc__ or "").strip().splitlines()[0]
@@ -419,7 +430,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     results = report._run_many(
         args.bundle, out_dir=out_dir, notebooks=args.notebook or "all", parameters=parameters,
-        progress=sys.stderr.isatty(), on_progress=progress, timeout_s=args.timeout,
+        progress=sys.stderr.isatty(), on_progress=progress, timeout_s=args.timeout, jobs=args.jobs,
     )
     found = fnd.from_json((out_dir / "findings.json").read_text(encoding="utf-8"))
     print(f"Report written to {out_dir.resolve()}")
@@ -526,6 +537,10 @@ def _parser() -> argparse.ArgumentParser:
         "parses (numbers, true/false), else as text; given to every notebook that declares NAME",
     )
     rep.add_argument("--timeout", type=float, default=600.0, metavar="S", help="longest a notebook cell may run (default 600)")
+    rep.add_argument(
+        "-j", "--jobs", type=_positive_int, metavar="N",
+        help="how many notebooks run at a time, each in its own kernel (default: the number of cores)",
+    )
     rep.add_argument("--dated", action="store_true", help="write into OUT/<UTC yyyymmddTHHMMSSZ>/ (OUT default ./reports) and point OUT/latest at it")
     rep.add_argument("--keep", type=int, metavar="N", help="with --dated: remove the oldest dated reports beyond the newest N")
     rep.add_argument(

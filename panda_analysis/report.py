@@ -35,8 +35,10 @@ import inspect
 import json
 import logging
 import os
+import queue
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +49,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from panda_analysis import _escape as escape
-from panda_analysis import _procs
+from panda_analysis import _frames_cache, _procs
 from panda_analysis import findings as fnd
 from panda_analysis.bundle import Bundle, load_bundle
 from panda_analysis.errors import BundleError, PandaAnalysisError, ReportError
@@ -139,11 +141,53 @@ def _open(bundle: str) -> Bundle:
     return load_bundle(bundle)
 
 
+# A report run parses its bundle once, in the command, and hands every kernel it starts the frames
+# as a Parquet cache (issue #12): the kernel's environment names the cache (``_frames_cache.ENV``,
+# set by the run's kernel arguments) and the bundle it holds. ``load`` and ``inventory`` of that
+# bundle then read the cache; any other bundle, or a notebook run on its own, parses as before.
+_caches: dict[str, _frames_cache.Cache | None] = {}  # per process: cache directory -> what it holds
+_cache_bundles: dict[str, Bundle] = {}  # per process: cache directory -> its bundle, frames preset
+
+
+def _from_cache(bundle: str) -> _frames_cache.Cache | None:
+    where = os.environ.get(_frames_cache.ENV)
+    if not where:
+        return None
+    if where not in _caches:
+        try:
+            _caches[where] = _frames_cache.read(where)
+        except _frames_cache.CacheError as err:  # never wrong frames: parse instead
+            log.warning("frames cache not used, parsing the bundle: %s", err)
+            _caches[where] = None
+    cache = _caches[where]
+    return cache if cache is not None and cache.bundle == bundle else None
+
+
+def _cached_bundle(bundle: str) -> Bundle | None:
+    """The bundle of this run's frames cache, with its frames already parsed; ``None`` without a cache."""
+    cache = _from_cache(bundle)
+    if cache is None:
+        return None
+    where = os.environ[_frames_cache.ENV]
+    if where not in _cache_bundles:
+        try:  # its directory as the command had it (a .tar.gz is not unpacked again)
+            opened = load_bundle(cache.root)
+            opened.origin = bundle
+        except BundleError:
+            opened = _open(bundle) if bundle.startswith("sample:") else load_bundle(bundle)
+        opened._frames = cache.frames  # what Bundle.frames() would parse, read back
+        _cache_bundles[where] = opened
+    return _cache_bundles[where]
+
+
 def _bundle(bundle: object) -> Bundle:
     if not isinstance(bundle, str) or not bundle.strip():
         msg = f"parameter bundle={bundle!r} must be a bundle path, a .tar.gz or sample:<name>"
         raise ParameterError(msg)
     try:
+        cached = _cached_bundle(bundle)
+        if cached is not None:
+            return cached
         if bundle.startswith("sample:") or not Path(bundle).exists():
             return _open(bundle)  # samples are immutable; missing paths raise BundleError here
         return load_bundle(bundle)  # a directory on disk may change between runs: no cache
@@ -152,8 +196,28 @@ def _bundle(bundle: object) -> Bundle:
         raise ParameterError(msg) from err
 
 
+def _check_window(since: object, until: object) -> None:
+    for name, value in (("since", since), ("until", until)):
+        if not isinstance(value, str):
+            msg = f"parameter {name}={value!r} must be a string: ISO-8601 UTC like '2025-11-08T13:00:00Z', a duration like '2h', or ''"
+            raise ParameterError(msg)
+
+
+def _window(frames: Frames, *, since: object, until: object) -> Frames:
+    """``frames`` cut to ``[since, until]``, the parameters checked and named when unusable."""
+    _check_window(since, until)
+    try:
+        return frames.window(since, until)
+    except ValueError as err:
+        msg = f"parameters since={since!r} / until={until!r}: {err}"
+        raise ParameterError(msg) from err
+
+
 def load(bundle: str, *, since: str = "", until: str = "") -> Frames:
     """Validate the common notebook parameters and return the bundle's frames in the window.
+
+    In a kernel that ``panda-analysis report`` started, the frames come from the run's cache
+    (the bundle was parsed once, by the command); elsewhere the bundle is parsed here.
 
     Parameters
     ----------
@@ -168,16 +232,8 @@ def load(bundle: str, *, since: str = "", until: str = "") -> Frames:
     ParameterError
         When a parameter is not usable, naming it and the accepted forms.
     """
-    for name, value in (("since", since), ("until", until)):
-        if not isinstance(value, str):
-            msg = f"parameter {name}={value!r} must be a string: ISO-8601 UTC like '2025-11-08T13:00:00Z', a duration like '2h', or ''"
-            raise ParameterError(msg)
-    frames = _bundle(bundle).frames()
-    try:
-        return frames.window(since, until)
-    except ValueError as err:
-        msg = f"parameters since={since!r} / until={until!r}: {err}"
-        raise ParameterError(msg) from err
+    _check_window(since, until)
+    return _window(_bundle(bundle).frames(), since=since, until=until)
 
 
 def check(rule: Callable[..., Any], **params: Any) -> None:
@@ -338,15 +394,33 @@ FILTER_PARAMETERS = ("pod", "job_id", "alert_id", "queue", "client")
 #: export turns each into an interactive figure (plotly#5365). Set at kernel start-up, before
 #: any cell, without touching our own environment (so runs can go in parallel threads).
 #: ipykernel 7 warns on stderr that its local TCP transport is unencrypted: noise in a report run.
+#: The third keeps ``rfc3987_syntax`` out of the kernel: plotly's renderers import nbformat, whose
+#: jsonschema then imports it, and it compiles 39 lark grammars at import (about 2 s of every
+#: kernel's 4, issue #12); jsonschema skips the IRI format checks without it, which no report uses.
 KERNEL_ARGUMENTS = (
     "--IPKernelApp.exec_lines=__import__('os').environ.__setitem__('PLOTLY_RENDERER', 'plotly_mimetype')",
+    "--IPKernelApp.exec_lines=__import__('sys').modules.setdefault('rfc3987_syntax', None)",
     "--IPKernelApp.log_level=ERROR",
 )
+
+
+def _cache_argument(cache: Path) -> str:
+    """The kernel argument that points :func:`load` at a run's frames cache (hex: any path, no quoting)."""
+    hexed = os.fsencode(cache.resolve()).hex()
+    return (
+        f"--IPKernelApp.exec_lines=__import__('os').environ.__setitem__({_frames_cache.ENV!r}, "
+        f"__import__('os').fsdecode(bytes.fromhex('{hexed}')))"
+    )
+
+
+#: The file every page of a run loads plotly.js from (written once, beside the pages).
+PLOTLY_JS = "plotly.min.js"
 _PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _TEMPLATE = "panda_report.html.j2"
 # nbconvert's lab template loads require.js, MathJax and mermaid from CDNs; a report must work
 # offline from file://, and require.js would also capture plotly.js's UMD definition so
-# `window.Plotly` never exists. So: drop them, embed plotly.js once in the head.
+# `window.Plotly` never exists. So: drop them, and load plotly.js in the head from the run's one
+# copy beside the pages (`<script src>` works from file://; issue #12), or embed it.
 _TEMPLATE_TEXT = """\
 {%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -361,8 +435,12 @@ _TEMPLATE_TEXT = """\
 </style>
 {%- endblock extra_css -%}
 {%- block html_head_js -%}
-{%- if resources.plotly_js -%}
+{%- if resources.plotly_js or resources.plotly_src -%}
 <script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>
+{%- endif -%}
+{%- if resources.plotly_src -%}
+<script type="text/javascript" src="{{ resources.plotly_src | e }}"></script>
+{%- elif resources.plotly_js -%}
 <script type="text/javascript">{{ resources.plotly_js }}</script>
 {%- endif -%}
 {%- endblock html_head_js -%}
@@ -512,8 +590,14 @@ def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, tuple[str
     return out
 
 
-def _prepare(notebook: str | os.PathLike[str], *, bundle: str, parameters: Mapping[str, Any] | None) -> _Plan:
-    """Resolve the notebook, validate every parameter and compute its findings (no kernel yet)."""
+def _prepare(
+    notebook: str | os.PathLike[str], *, bundle: str, parameters: Mapping[str, Any] | None, parsed: Callable[[], Frames]
+) -> _Plan:
+    """Resolve the notebook, validate every parameter and compute its findings (no kernel yet).
+
+    ``parsed`` gives the bundle's frames, whole: the run's one parse, called once every
+    parameter but the window is known good.
+    """
     from panda_analysis import diagnose
 
     name, path, info = _resolve(notebook)
@@ -538,7 +622,8 @@ def _prepare(notebook: str | os.PathLike[str], *, bundle: str, parameters: Mappi
 
     since = effective("since") if "since" in declared else ""
     until = effective("until") if "until" in declared else ""
-    frames = load(values["bundle"], since=since or "", until=until or "")
+    _check_window(since or "", until or "")
+    frames = _window(parsed(), since=since or "", until=until or "")
     options: dict[str, dict[str, Any]] = {}
     for key in declared:
         rule = _rule_of(key)
@@ -649,6 +734,29 @@ def _header(plan_title: str, *, bundle: str, parameters: Mapping[str, Any], note
     )
 
 
+_plotly_lock = threading.Lock()  # pages of one run are exported in parallel threads
+
+
+def _write_plotly_js(directory: Path) -> Path:
+    """``directory/plotly.min.js``: plotly.js as the installed plotly ships it, written once.
+
+    Left alone when it already holds exactly that text (every page of a run shares it); replaced
+    atomically otherwise, so a page loading meanwhile never reads half a file.
+    """
+    import plotly.offline
+
+    text = plotly.offline.get_plotlyjs().encode("utf-8")
+    target = directory / PLOTLY_JS
+    with _plotly_lock:
+        with contextlib.suppress(OSError):
+            if target.stat().st_size == len(text) and target.read_bytes() == text:
+                return target
+        partial = directory / f".{PLOTLY_JS}.{os.getpid()}.tmp"
+        partial.write_bytes(text)
+        partial.replace(target)
+    return target
+
+
 def export_html(
     notebook: str | os.PathLike[str],
     *,
@@ -656,12 +764,15 @@ def export_html(
     title: str | None = None,
     header: str = "",
     siblings: Collection[str] = (),
+    embed_plotlyjs: bool = False,
 ) -> Path:
-    """Export an executed notebook to a self-contained HTML page: code hidden, plots interactive.
+    """Export an executed notebook to an HTML page: code hidden, plots interactive, nothing from a network.
 
-    Plotly figures (their JSON mimetype output) become interactive ``<div>``\\ s driven by one
-    embedded copy of plotly.js; nothing is loaded from a CDN, so the page works offline and
-    from ``file://``. Cells tagged ``injected-parameters`` (papermill) are left out.
+    Plotly figures (their JSON mimetype output) become interactive ``<div>``\\ s driven by
+    plotly.js, which the page loads from ``plotly.min.js`` beside it (written there once and
+    shared by every page of a report: one copy per run, not 5 MB per page), or embeds.
+    Nothing is loaded from a CDN, so the page works offline and from ``file://``. Cells
+    tagged ``injected-parameters`` (papermill) are left out.
 
     Parameters
     ----------
@@ -676,6 +787,9 @@ def export_html(
     siblings
         Runbook notebooks whose report pages are being written next to this one: links to
         them (``crashloop.ipynb``) become links to their pages (``crashloop.html``).
+    embed_plotlyjs
+        Embed plotly.js in the page (one self-contained file, 5 MB larger) instead of
+        loading ``plotly.min.js`` from beside it.
 
     Returns
     -------
@@ -702,11 +816,12 @@ def export_html(
         config=config, extra_loaders=[DictLoader({_TEMPLATE: _TEMPLATE_TEXT})], template_file=_TEMPLATE,
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
     )
-    resources = {
-        "metadata": {"name": source.stem},
-        "plotly_js": plotly.offline.get_plotlyjs() if figures else "",
-        "pa_header": header,
-    }
+    resources: dict[str, Any] = {"metadata": {"name": source.stem}, "pa_header": header}
+    if figures and embed_plotlyjs:
+        resources["plotly_js"] = plotly.offline.get_plotlyjs()
+    elif figures:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resources["plotly_src"] = quote(_write_plotly_js(target.parent).name)
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     target.write_text(body, encoding="utf-8")
     return target
@@ -725,62 +840,80 @@ class _Stopped(Exception):
     """Raised by nbclient's ``on_cell_start`` hook when an interrupt came while no cell was running."""
 
 
-def _papermill(plan: _Plan, ipynb: Path, *, progress: bool, timeout_s: float) -> None:
-    """``papermill.execute_notebook`` for one plan, so that Ctrl-C and SIGTERM stop its kernel cleanly.
+class _Source:
+    """The run's bundle, opened and parsed once, on first use (issue #12: one parse per run).
 
-    In the main thread (the command line) papermill runs in a worker thread while this one waits. An
-    interrupt here (KeyboardInterrupt, or :class:`panda_analysis._procs.Terminated` for SIGTERM) then
-    interrupts the kernel as Jupyter's interrupt button does (SIGINT to its process group): the running
-    cell ends with KeyboardInterrupt, recorded in the notebook, papermill saves it and nbclient shuts the
-    kernel down in order; a cell not yet started is not started. Left alone, the interrupt would tear
-    nbclient down mid-message (the kernel then prints a traceback as it goes). A kernel that still runs
-    10 s later is killed. Then the interrupt is raised again. Outside the main thread no signal arrives:
-    papermill runs right there.
+    Every plan's findings, ``findings.json``, the index and (through the frames cache) every
+    kernel read these frames. The Bundle is kept while the run lasts: a ``.tar.gz`` stays
+    unpacked where the kernels find it.
     """
-    import asyncio
-    import signal
-    import threading
 
-    import papermill
-    from jupyter_client import AsyncKernelManager  # nbclient's default kernel manager
+    def __init__(self, bundle: str) -> None:
+        self.given = bundle
+        self.bundle: Bundle | None = None
 
-    kwargs: dict[str, Any] = {
-        "parameters": plan.parameters, "kernel_name": "python3", "progress_bar": progress,
-        "cwd": str(plan.path.parent), "execution_timeout": timeout_s, "extra_arguments": list(KERNEL_ARGUMENTS),
-    }
-    if threading.current_thread() is not threading.main_thread():
-        papermill.execute_notebook(str(plan.path), str(ipynb), **kwargs)
-        return
-    managers: list[Any] = []
-    stopping = threading.Event()
-    outcome: list[BaseException] = []
+    def frames(self) -> Frames:
+        if self.bundle is None:
+            self.bundle = _bundle(_bundle_argument(self.given))
+        return self.bundle.frames()
 
-    class Manager(AsyncKernelManager):  # type: ignore[misc]  # records the manager nbclient makes, to signal its kernel
-        def __init__(self, **options: Any) -> None:
-            super().__init__(**options)
-            managers.append(self)
 
-    def cell_start(**_: Any) -> None:
-        if stopping.is_set():
-            msg = f"notebook {plan.name} interrupted before this cell"
+def _write_cache(source: _Source, out: Path) -> Path | None:
+    """The run's frames as Parquet in a hidden directory of ``out`` (removed when the run ends)."""
+    import tempfile
+
+    if source.bundle is None:
+        return None
+    started = time.monotonic()
+    cache = Path(tempfile.mkdtemp(prefix=".frames-", dir=out))
+    _procs.register_temp(cache)  # removed at exit, and on SIGTERM, if the run cannot
+    try:
+        written = _frames_cache.write(source.frames(), cache, bundle=_bundle_argument(source.given), root=source.bundle.root)
+    except BaseException:
+        _procs.remove_temp(cache)
+        raise
+    if written is None:
+        _procs.remove_temp(cache)
+        return None
+    log.info("frames cache %s written in %.2f s", cache, time.monotonic() - started)
+    return written
+
+
+class _Kernel:
+    """One notebook's papermill run in a worker thread, and how another thread stops its kernel.
+
+    :meth:`stop` does what Jupyter's interrupt button does (SIGINT to the kernel's process
+    group): the running cell ends with KeyboardInterrupt, recorded in the notebook, papermill
+    saves it and nbclient shuts the kernel down in order; a cell not yet started is not started
+    (the ``on_cell_start`` hook). :meth:`kill` is for a kernel that ignored that.
+    """
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.managers: list[Any] = []
+        self.interrupt: KeyboardInterrupt | None = None
+        self.started = time.monotonic()
+        self.thread: threading.Thread | None = None
+
+    def manager_class(self) -> type:
+        from jupyter_client import AsyncKernelManager  # nbclient's default kernel manager
+
+        managers = self.managers
+
+        class Manager(AsyncKernelManager):  # type: ignore[misc]  # records the manager nbclient makes, to signal its kernel
+            def __init__(self, **options: Any) -> None:
+                super().__init__(**options)
+                managers.append(self)
+
+        return Manager
+
+    def cell_start(self, **_: Any) -> None:
+        if self.interrupt is not None:
+            msg = f"notebook {self.plan.name} interrupted before this cell"
             raise _Stopped(msg)
 
-    def work() -> None:
-        try:
-            papermill.execute_notebook(
-                str(plan.path), str(ipynb), kernel_manager_class=Manager, on_cell_start=cell_start, **kwargs
-            )
-        except BaseException as err:  # noqa: BLE001 - handed to the main thread, which raises it
-            outcome.append(err)
-        finally:  # nbclient's run_sync made this thread an event loop (jupyter_core.utils.ensure_event_loop)
-            with contextlib.suppress(RuntimeError):
-                loop = asyncio.get_event_loop_policy().get_event_loop()
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-            asyncio.set_event_loop(None)
-
-    def signal_kernel(signum: int) -> None:
-        for manager in managers:
+    def signal(self, signum: int) -> None:
+        for manager in list(self.managers):
             provisioner = getattr(manager, "provisioner", None)
             pgid, process = getattr(provisioner, "pgid", None), getattr(provisioner, "process", None)
             with contextlib.suppress(OSError):
@@ -789,43 +922,48 @@ def _papermill(plan: _Plan, ipynb: Path, *, progress: bool, timeout_s: float) ->
                 elif process is not None:
                     process.send_signal(signum)
 
-    # wait on an Event, not Thread.join: a join interrupted by an exception can leave the thread
-    # looking finished while it runs (CPython gh-90882, "Thread spuriously marked dead after interrupting a join")
-    done = threading.Event()
+    def stop(self, err: KeyboardInterrupt) -> None:
+        import signal
 
-    def run() -> None:
-        try:
-            work()
-        finally:
-            done.set()
+        self.interrupt = err
+        self.signal(signal.SIGINT)
 
-    here = Path.cwd()  # papermill's chdir(cwd) is process-wide while the worker runs
-    worker = threading.Thread(target=run, name=f"papermill {plan.name}", daemon=True)
-    worker.start()
+    def kill(self) -> None:
+        import signal
+
+        log.warning("the kernel of %s did not stop on SIGINT: killing it", self.plan.name)
+        self.signal(signal.SIGKILL)
+
+
+def _papermill(plan: _Plan, ipynb: Path, *, progress: bool, timeout_s: float, kernel: _Kernel, arguments: Sequence[str]) -> None:
+    """``papermill.execute_notebook`` for one plan, in this (worker) thread, stoppable through ``kernel``.
+
+    The kernel starts in the notebook's directory through nbclient's ``resources`` path, not
+    papermill's ``cwd``: that one is a process-wide ``chdir``, which kernels running side by
+    side would undo under each other (and under a relative ``--out``).
+    """
+    import asyncio
+
+    import papermill
+
     try:
-        while not done.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        stopping.set()
-        try:
-            signal_kernel(signal.SIGINT)
-            done.wait(10)
-        finally:  # the kernel ignored SIGINT, or a second Ctrl-C came
-            if not done.is_set():
-                log.warning("the kernel of %s did not stop on SIGINT: killing it", plan.name)
-                signal_kernel(signal.SIGKILL)
-                done.wait(5)
-            if not done.is_set():  # give up on the worker (a daemon): our paths are relative to here
-                log.warning("notebook %s did not stop; its partial notebook may lack the last outputs", plan.name)
-                os.chdir(here)
-        raise
-    worker.join()
-    if outcome:
-        raise outcome[0]
+        papermill.execute_notebook(
+            str(plan.path), str(ipynb), parameters=plan.parameters, kernel_name="python3", progress_bar=progress,
+            execution_timeout=timeout_s, extra_arguments=list(arguments),
+            resources={"metadata": {"path": str(plan.path.parent)}}, shutdown_kernel="immediate",
+            kernel_manager_class=kernel.manager_class(), on_cell_start=kernel.cell_start,
+        )
+    finally:  # nbclient's run_sync made this thread an event loop (jupyter_core.utils.ensure_event_loop)
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _execute(
-    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
+    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, kernel: _Kernel, arguments: Sequence[str],
+    siblings: Collection[str] = (),
 ) -> ReportOutput:
     import nbclient.exceptions
     import papermill
@@ -838,17 +976,21 @@ def _execute(
     failure: BaseException | None = None
     log.info("executing %s into %s", plan.path, ipynb)
     try:
-        _papermill(plan, ipynb, progress=progress, timeout_s=timeout_s)
+        _papermill(plan, ipynb, progress=progress, timeout_s=timeout_s, kernel=kernel, arguments=arguments)
     except (papermill.PapermillExecutionError, nbclient.exceptions.CellTimeoutError,
             nbclient.exceptions.DeadKernelError) as err:
         failure = err
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP as _procs.Terminated
+    except Exception as err:
+        if kernel.interrupt is None:
+            raise
+        failure = err  # _Stopped, or whatever a killed kernel's teardown raised
+    if failure is not None and kernel.interrupt is not None:  # Ctrl-C, or SIGTERM/SIGHUP as _procs.Terminated
         # the kernel was interrupted and shut down and papermill saved the notebook as far as it
         # ran (the cell that was running shows the KeyboardInterrupt): export that page too
         if ipynb.exists():
             header = _header(plan.title, bundle=plan.parameters["bundle"], parameters=plan.parameters, notebook=ipynb, ok=False)
             export_html(ipynb, out=page, title=plan.title, header=header, siblings=siblings)
-        raise
+        raise kernel.interrupt
     header = _header(plan.title, bundle=plan.parameters["bundle"], parameters=plan.parameters, notebook=ipynb, ok=failure is None)
     if not ipynb.exists():  # the kernel died before papermill saved anything
         msg = f"notebook {plan.name} failed before any output was written: {_one_line(failure or RuntimeError())}"
@@ -864,30 +1006,152 @@ def _execute(
     raise ReportError(msg, notebook=ipynb, html=page) from failure
 
 
+_Failure = ReportError | ParameterError | KeyboardInterrupt
+
+
+def _interrupted(plan: _Plan, out_dir: Path, err: KeyboardInterrupt, *, started: float) -> ReportOutput:
+    ipynb, page = out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html"
+    error = f"notebook {plan.name} {_procs.describe(err)}" + (
+        f"; partial notebook {ipynb}; partial report {page}" if page.exists() else ""
+    )
+    return ReportOutput(
+        ipynb, page, out_dir / f"{plan.name}.findings.json", ok=False, error=error, duration_s=time.monotonic() - started,
+    )
+
+
 def _attempt(
-    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, siblings: Collection[str] = ()
-) -> tuple[ReportOutput, ReportError | ParameterError | KeyboardInterrupt | None]:
+    plan: _Plan, *, out_dir: Path, progress: bool, timeout_s: float, kernel: _Kernel, arguments: Sequence[str],
+    siblings: Collection[str] = (),
+) -> tuple[ReportOutput, _Failure | None]:
     """Run one plan, timed; a failure comes back as a failed ReportOutput plus the error to raise.
 
     An interrupt (Ctrl-C, SIGTERM) comes back the same way, so that the caller writes
     ``findings.json`` and ``index.html`` before raising it.
     """
-    started = time.monotonic()
+    started = kernel.started
     try:
-        result = _execute(plan, out_dir=out_dir, progress=progress, timeout_s=timeout_s, siblings=siblings)
-    except (ReportError, ParameterError, KeyboardInterrupt) as err:
-        error = str(err)
-        if isinstance(err, KeyboardInterrupt):
-            ipynb, page = out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html"
-            error = f"notebook {plan.name} {_procs.describe(err)}" + (
-                f"; partial notebook {ipynb}; partial report {page}" if page.exists() else ""
-            )
+        result = _execute(
+            plan, out_dir=out_dir, progress=progress, timeout_s=timeout_s, kernel=kernel, arguments=arguments,
+            siblings=siblings,
+        )
+    except KeyboardInterrupt as err:
+        return _interrupted(plan, out_dir, err, started=started), err
+    except (ReportError, ParameterError) as err:
         failed = ReportOutput(
             out_dir / f"{plan.name}.ipynb", out_dir / f"{plan.name}.html", out_dir / f"{plan.name}.findings.json",
-            ok=False, error=error, duration_s=time.monotonic() - started,
+            ok=False, error=str(err), duration_s=time.monotonic() - started,
         )
         return failed, err
     return dataclasses.replace(result, duration_s=time.monotonic() - started), None
+
+
+def _jobs(jobs: int | None, plans: int) -> int:
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        msg = f"jobs={jobs!r}: run at least one notebook at a time (default: the number of cores, {os.cpu_count()})"
+        raise ParameterError(msg)
+    return max(1, min(jobs, plans))
+
+
+#: How long stopped kernels get to end (SIGINT), and then to be gone once killed (SIGKILL).
+_STOP_GRACE_S = 10.0
+_KILL_GRACE_S = 5.0
+
+
+def _execute_all(
+    plans: Sequence[_Plan], *, out_dir: Path, jobs: int, progress: bool, on_progress: Callable[[str], None] | None,
+    timeout_s: float, arguments: Sequence[str], siblings: Collection[str],
+) -> tuple[list[tuple[ReportOutput, _Failure | None]], KeyboardInterrupt | None]:
+    """Run ``plans``, up to ``jobs`` kernels at a time, in worker threads; this thread watches.
+
+    Returns each started plan's outcome in plan order and the interrupt, if one came. An
+    interrupt here (KeyboardInterrupt, or :class:`panda_analysis._procs.Terminated` for SIGTERM)
+    stops every running kernel (:meth:`_Kernel.stop`) and starts no other; the kernels get
+    10 s, a second Ctrl-C or that time kills them, and 5 s later a worker still running is left
+    behind (a daemon thread). Every stopped notebook keeps its partial notebook and page.
+    Outside the main thread no signal arrives, and the same code simply runs the plans.
+    """
+    total = len(plans)
+    finished: queue.Queue[tuple[int, tuple[ReportOutput, _Failure | None] | BaseException]] = queue.Queue()
+    pending = list(range(total))
+    running: dict[int, _Kernel] = {}
+    outcomes: dict[int, tuple[ReportOutput, _Failure | None]] = {}
+    crashed: list[BaseException] = []
+
+    def work(number: int, kernel: _Kernel) -> None:
+        outcome: tuple[ReportOutput, _Failure | None] | BaseException
+        try:
+            outcome = _attempt(
+                kernel.plan, out_dir=out_dir, progress=progress, timeout_s=timeout_s, kernel=kernel,
+                arguments=arguments, siblings=siblings,
+            )
+        except BaseException as err:  # noqa: BLE001 - a bug, not a notebook failure: raised by the watcher
+            outcome = err
+        finished.put((number, outcome))
+
+    def say(line: str) -> None:
+        if on_progress:
+            on_progress(line)
+
+    def launch(number: int) -> None:
+        plan = plans[number]
+        say(f"[{number + 1}/{total}] {plan.name} …")
+        kernel = _Kernel(plan)
+        kernel.thread = threading.Thread(target=work, args=(number, kernel), name=f"papermill {plan.name}", daemon=True)
+        running[number] = kernel
+        kernel.thread.start()
+
+    def collect(timeout: float) -> None:
+        try:
+            number, outcome = finished.get(timeout=timeout)
+        except queue.Empty:
+            return
+        kernel = running.pop(number)
+        if isinstance(outcome, BaseException):
+            crashed.append(outcome)
+            return
+        outcomes[number] = outcome
+        result, failure = outcome
+        status = "done" if result.ok else "INTERRUPTED" if isinstance(failure, KeyboardInterrupt) else "FAILED"
+        say(f"[{number + 1}/{total}] {kernel.plan.name} {status} in {result.duration_s or 0:.1f} s")
+
+    def wait_all(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while running and time.monotonic() < deadline:
+            collect(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    interrupted: KeyboardInterrupt | None = None
+    try:
+        while pending or running:
+            while pending and len(running) < jobs and not crashed:
+                launch(pending.pop(0))
+            if not running:
+                break
+            collect(0.2)
+    except KeyboardInterrupt as err:
+        interrupted = err
+        for number, kernel in list(running.items()):
+            if kernel.thread is None or kernel.thread.ident is None:
+                del running[number]  # interrupted between registering and starting it: never ran
+            else:
+                kernel.stop(err)
+        try:
+            wait_all(_STOP_GRACE_S)
+        except KeyboardInterrupt:  # a second Ctrl-C: kill now
+            pass
+        finally:
+            for kernel in running.values():
+                kernel.kill()
+            with contextlib.suppress(KeyboardInterrupt):
+                wait_all(_KILL_GRACE_S)
+        for number, kernel in running.items():  # give up on the worker: its partial notebook may lack the last outputs
+            log.warning("notebook %s did not stop; its partial notebook may lack the last outputs", kernel.plan.name)
+            outcomes[number] = (_interrupted(kernel.plan, out_dir, err, started=kernel.started), err)
+            say(f"[{number + 1}/{total}] {kernel.plan.name} INTERRUPTED")
+    if crashed:
+        raise crashed[0]
+    return [outcomes[n] for n in sorted(outcomes)], interrupted
 
 
 def run(
@@ -942,16 +1206,27 @@ def run(
         command line): the kernel is shut down, and the partial notebook, its HTML,
         ``findings.json`` and ``index.html`` are written before it is raised again.
     """
-    plan = _prepare(notebook, bundle=bundle, parameters=parameters)
+    source = _Source(bundle)
+    plan = _prepare(notebook, bundle=bundle, parameters=parameters, parsed=source.frames)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _render_runbooks(out, pages=[plan.name])
-    result, failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s)
+    cache = _write_cache(source, out)
+    try:
+        arguments = [*KERNEL_ARGUMENTS, *([_cache_argument(cache)] if cache else [])]
+        outcomes, interrupted = _execute_all(
+            [plan], out_dir=out, jobs=1, progress=progress, on_progress=None, timeout_s=timeout_s,
+            arguments=arguments, siblings=(),
+        )
+    finally:
+        if cache is not None:
+            _procs.remove_temp(cache)
     _write_json(out / "findings.json", plan.findings)
-    write_index(out, [result], plan.findings, bundle=plan.parameters["bundle"])
+    write_index(out, [r for r, _ in outcomes], plan.findings, bundle=plan.parameters["bundle"])
+    failure = interrupted or next((f for _, f in outcomes if f is not None), None)
     if failure is not None:
         raise failure
-    return result
+    return outcomes[0][0]
 
 
 def _selection(notebooks: Sequence[str] | str) -> list[str]:
@@ -972,6 +1247,7 @@ def _run_many(
     progress: bool = True,
     on_progress: Callable[[str], None] | None = None,
     timeout_s: float = 600,
+    jobs: int | None = None,
 ) -> list[ReportOutput]:
     names = _selection(notebooks)
     given = dict(parameters or {})
@@ -980,27 +1256,28 @@ def _run_many(
     if nobody:
         msg = f"no selected notebook ({', '.join(names)}) has parameter {', '.join(map(repr, nobody))}"
         raise ParameterError(msg)
+    width = _jobs(jobs, len(names))
+    source = _Source(bundle)  # parsed once, by the first plan; every other plan, the index and the kernels read it
     plans = [
-        _prepare(name, bundle=bundle, parameters={k: v for k, v in given.items() if k in declared[name]})
+        _prepare(name, bundle=bundle, parameters={k: v for k, v in given.items() if k in declared[name]}, parsed=source.frames)
         for name in names
     ]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     siblings = [p.name for p in plans]
     _render_runbooks(out, pages=siblings)
-    results: list[ReportOutput] = []
-    interrupted: KeyboardInterrupt | None = None
-    for number, plan in enumerate(plans, start=1):
-        if on_progress:
-            on_progress(f"[{number}/{len(plans)}] {plan.name} …")
-        result, failure = _attempt(plan, out_dir=out, progress=progress, timeout_s=timeout_s, siblings=siblings)
-        results.append(result)
-        interrupted = failure if isinstance(failure, KeyboardInterrupt) else None
-        if on_progress:
-            status = "done" if result.ok else "INTERRUPTED" if interrupted is not None else "FAILED"
-            on_progress(f"[{number}/{len(plans)}] {plan.name} {status} in {result.duration_s or 0:.1f} s")
-        if interrupted is not None:  # the notebooks after it do not start; what ran is still indexed
-            break
+    cache = _write_cache(source, out)
+    try:
+        arguments = [*KERNEL_ARGUMENTS, *([_cache_argument(cache)] if cache else [])]
+        # papermill's per-cell bars of kernels running side by side would overwrite each other
+        outcomes, interrupted = _execute_all(
+            plans, out_dir=out, jobs=width, progress=progress and width == 1, on_progress=on_progress,
+            timeout_s=timeout_s, arguments=arguments, siblings=siblings,
+        )
+    finally:
+        if cache is not None:
+            _procs.remove_temp(cache)
+    results = [result for result, _ in outcomes]
     # the findings come from the library for every plan (prepared above), run or not
     union = fnd.sort(fnd.dedupe(f for plan in plans for f in plan.findings))
     _write_json(out / "findings.json", union)
@@ -1019,11 +1296,15 @@ def run_all(
     progress: bool = True,
     on_progress: Callable[[str], None] | None = None,
     timeout_s: float = 600,
+    jobs: int | None = None,
 ) -> list[ReportOutput]:
     """Run several notebooks (``overview`` first, then the families) into one report directory.
 
     Every notebook is prepared (parameters validated, findings computed) before the first
-    kernel starts. A parameter goes to the notebooks that declare it; one that no selected
+    kernel starts. The bundle is parsed once: the findings, ``findings.json``, the index and
+    every kernel (through a Parquet cache of the frames in the run directory, removed when the
+    run ends) read that one parse. Up to ``jobs`` kernels run at a time; every page loads
+    plotly.js from the run's one ``plotly.min.js``. A parameter goes to the notebooks that declare it; one that no selected
     notebook declares is an error. A failing notebook does not stop the others; ``findings.json``
     holds the union of every notebook's findings and ``index.html`` (:func:`write_index`) lists
     them worst first above every page of the run.
@@ -1039,11 +1320,14 @@ def run_all(
     parameters
         Notebook parameters, given to each notebook that declares them.
     progress
-        Show papermill's per-cell progress bars.
+        Show papermill's per-cell progress bars (only when one kernel runs at a time).
     on_progress
-        Called with one line per notebook start and end (``"[2/7] crashloop done in 6.1 s"``).
+        Called with one line per notebook start and end (``"[2/7] crashloop done in 6.1 s"``),
+        as they happen (with several kernels at a time, ends come in the order they finish).
     timeout_s
         Longest a single cell may run.
+    jobs
+        How many notebooks run at a time (default: the number of cores, ``os.cpu_count()``).
 
     Returns
     -------
@@ -1057,13 +1341,13 @@ def run_all(
     ReportError
         After every notebook ran, when some failed; the message names each partial notebook and page.
     KeyboardInterrupt
-        Ctrl-C (or :class:`panda_analysis._procs.Terminated`): the running notebook's kernel is
-        shut down, its partial notebook and HTML, ``findings.json`` and ``index.html`` are
-        written, and the notebooks after it are not started.
+        Ctrl-C (or :class:`panda_analysis._procs.Terminated`): every running notebook's kernel
+        is interrupted and shut down, their partial notebooks and HTML, ``findings.json`` and
+        ``index.html`` are written, and the notebooks not yet started are not started.
     """
     results = _run_many(
         bundle, out_dir=out_dir, notebooks=notebooks, parameters=parameters, progress=progress,
-        on_progress=on_progress, timeout_s=timeout_s,
+        on_progress=on_progress, timeout_s=timeout_s, jobs=jobs,
     )
     failed = [r for r in results if not r.ok]
     if failed:

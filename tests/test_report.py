@@ -143,27 +143,44 @@ def test_findings_json_is_the_library_computation(fake_papermill, notebooks_env,
     assert _read_json(out.findings) == []
 
 
-def test_run_all_continues_after_a_failure_and_reports_it(fake_papermill, notebooks_env, tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_run_all_continues_after_a_failure_and_reports_it(fake_papermill, notebooks_env, tmp_path, jobs):
     fake_papermill.fail["crashloop"] = "RuntimeError"
     lines: list[str] = []
     with pytest.raises(ReportError) as info:
         pa.report.run_all(
             "sample:waiting_for_fiber", out_dir=tmp_path, notebooks="crashloop,overview", progress=False,
-            on_progress=lines.append, parameters={"min_restarts": 2},
+            on_progress=lines.append, parameters={"min_restarts": 2}, jobs=jobs,
         )
-    assert [c["input"].stem for c in fake_papermill.calls] == ["overview", "crashloop"]  # overview first
-    assert fake_papermill.calls[1]["parameters"]["min_restarts"] == 2
-    assert "min_restarts" not in fake_papermill.calls[0]["parameters"]  # only notebooks that declare it
+    calls = {c["input"].stem: c for c in fake_papermill.calls}
+    assert sorted(calls) == ["crashloop", "overview"]
+    assert calls["crashloop"]["parameters"]["min_restarts"] == 2
+    assert "min_restarts" not in calls["overview"]["parameters"]  # only notebooks that declare it
     assert "1 of 2 notebooks failed" in str(info.value)
     assert str(tmp_path / "crashloop.ipynb") in str(info.value)
     assert str(tmp_path / "crashloop.html") in str(info.value)
     assert (tmp_path / "overview.html").exists()
     assert 'href="overview.html"' in (tmp_path / "crashloop.html").read_text(encoding="utf-8")  # sibling page
-    assert lines[0] == "[1/2] overview …"
-    assert lines[1].startswith("[1/2] overview done in ")
-    assert lines[3].startswith("[2/2] crashloop FAILED in ")
+    assert len(lines) == 4
+    if jobs == 1:  # one after the other, overview first
+        assert [c["input"].stem for c in fake_papermill.calls] == ["overview", "crashloop"]
+        assert lines[0] == "[1/2] overview …"
+        assert lines[1].startswith("[1/2] overview done in ")
+        assert lines[2] == "[2/2] crashloop …"
+        assert lines[3].startswith("[2/2] crashloop FAILED in ")
+    else:  # both start at once, overview first; each ends when it ends
+        assert lines[:2] == ["[1/2] overview …", "[2/2] crashloop …"]
+        assert sorted(line.split(" in ")[0] for line in lines[2:]) == ["[1/2] overview done", "[2/2] crashloop FAILED"]
     union = _library_findings("sample:waiting_for_fiber", list(pa.findings.Code))
     assert _read_json(tmp_path / "findings.json") == union
+    pages = (tmp_path / "index.html").read_text(encoding="utf-8").split('id="pages"')[1]
+    assert pages.index("overview.html") < pages.index("crashloop.html")  # pages listed in run order
+
+
+def test_jobs_must_be_a_positive_count(fake_papermill, notebooks_env, tmp_path):
+    with pytest.raises(ParameterError, match="jobs=0: run at least one notebook at a time"):
+        pa.report.run_all("sample:healthy", out_dir=tmp_path, notebooks="overview", jobs=0)
+    assert fake_papermill.calls == []
 
 
 def test_run_all_rejects_a_parameter_no_notebook_declares(fake_papermill, notebooks_env, tmp_path):
@@ -206,7 +223,8 @@ def test_cli_report_exit_codes_and_paths(fake_papermill, notebooks_env, tmp_path
     assert "crashloop went wrong" in printed.err
     assert f"partial notebook: {(out / 'crashloop.ipynb').resolve()}" in printed.err
     assert f"partial report:   {(out / 'crashloop.html').resolve()}" in printed.err
-    assert fake_papermill.calls[-1]["parameters"]["min_restarts"] == 3  # -p values read as JSON
+    (crashloop,) = [c for c in fake_papermill.calls if c["input"].stem == "crashloop"]
+    assert crashloop["parameters"]["min_restarts"] == 3  # -p values read as JSON
 
 
 @pytest.mark.parametrize(

@@ -479,8 +479,10 @@ def test_report_interrupted_stops_its_kernel_and_keeps_the_partial_pages(
     running = tmp_path / "running"
     env = _env(tmp_path / "tmp", PANDA_ANALYSIS_NOTEBOOKS=str(slow_notebooks), PANDA_TEST_RUNNING=str(running))
     out = tmp_path / "report"
-    # a relative --out, as people type it: the notebooks run in their own directory meanwhile
-    args = [*CLI, "report", "sample:healthy", "-n", "overview", "-n", "crashloop", "-o", "report"]
+    # a relative --out, as people type it: the notebooks run in their own directory meanwhile; one
+    # kernel at a time, so the notebook after the interrupted one is never started (kernels side by
+    # side: tests/test_report_concurrent.py)
+    args = [*CLI, "report", "sample:healthy", "-n", "overview", "-n", "crashloop", "-o", "report", "--jobs", "1"]
     run = _spawn(args, env=env, out=tmp_path / "run.out", cwd=tmp_path)
     try:
         _wait_for(running.exists, timeout=180, what="the slow cell", process=run)
