@@ -8,16 +8,30 @@ from queue ...``, the analyzer's ``Alert detected`` / ``Alert published successf
 <id>``, the browser's ``GET /assets/sounds/alert_sound.mp3`` (200 / 206) and the MongoDB
 document. :func:`alert_trace` turns that checklist into a table (one row per alert and
 stage: passed / failed / missing / no_evidence, with the proving line); :func:`alerts`
-reports each alert that stopped.
+reports, per stage, the alerts that stopped there.
+
+Both are written in three steps (issue #12), so that a busy bundle (a million access
+lines, thousands of alerts) costs about as much as its candidate lines:
+
+* **select**: the candidate lines of each kind are picked once with vectorised masks and
+  indexed once (by alert id, by source, and by time in :class:`_Pool`);
+* **verdict**: each alert is matched against those small indexes (a bisect into a time
+  window, a dict look-up by id), and :func:`alerts` finds every alert's stop at once on
+  the trace's status matrix (alerts × stages);
+* **narration**: one finding per stage where alerts stopped, with the counts, the first
+  ids and quoted lines; never one finding per alert.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from panda_analysis._time import UTC_NS
@@ -44,6 +58,7 @@ STATUSES = ("passed", "failed", "missing", "no_evidence")
 _STAGE_DTYPE = pd.CategoricalDtype(list(STAGES), ordered=True)
 _STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _COLUMNS = ("alert_id", "stage", "status", "ts", "source", "line_no", "text", "detail")
+_PASSED, _FAILED, _MISSING, _NO_EVIDENCE = range(len(STATUSES))  # the status codes, in STATUSES order
 
 # What a stage is called in a sentence ("no RabbitMQ publish ... followed") and who owns it.
 _NOUN = {
@@ -55,6 +70,17 @@ _NOUN = {
     "analyzer_detected": "analyzer detection",
     "frontend_sound": "alert_sound.mp3 fetch",
     "mongo_saved": "MongoDB document",
+}
+# Where alerts stopped, for "12 of 2,000 alerts stopped at ...".
+_WHERE = {
+    "ingress_request": "the ingress",
+    "focus_received": "the Focus Server's receipt",
+    "focus_published": "the Focus publish to RabbitMQ",
+    "rabbitmq_published": "the RabbitMQ exchange",
+    "rabbitmq_consumed": "RabbitMQ (queue consumption)",
+    "analyzer_detected": "the analyzer",
+    "frontend_sound": "the front end (alert sound)",
+    "mongo_saved": "MongoDB",
 }
 _COMPONENT = {
     "ingress_request": "ingress-nginx",
@@ -75,6 +101,9 @@ _TITLE = {
     "prisma-web-app": "Alert sound never fetched by the front end",
     "mongodb": "Alert not saved to MongoDB",
 }
+#: How many alert ids a finding names (summary: three; metrics: ten).
+_IDS_IN_SUMMARY = 3
+_IDS_IN_METRICS = 10
 
 _PUSH = re.compile(r"push-to-rabbit", re.I)
 _SOUND = re.compile(r"alert_sound\.mp3", re.I)
@@ -86,12 +115,331 @@ _RMQ_CONSUMED = re.compile(r"\bmessage consumed\b", re.I)
 # "pika.exceptions.StreamLostError: Stream connection lost: ConnectionResetError(...)"
 _EXCEPTION = re.compile(r"(?:[A-Za-z_][\w]*\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Timeout))\s*:\s*(?P<msg>[^:\n]*)")
 _LOG_SOURCE = re.compile(r"^logs/(?P<ns>[^/]+)/(?P<pod>[^/]+)/(?P<container>[^/]+?)(?:\.previous)?\.log$")
+# An alert id is named in an error line when it stands alone: not inside a longer id
+# (``test-sd-12`` is not ``test-sd-124``). For ids made of these characters only, that is
+# "one of the line's tokens", which an index finds without a regex per alert and line.
+_TOKEN = re.compile(r"[\w-]+")
+
+Row = dict[str, Any]
+
+
+# -- small value helpers ------------------------------------------------------------------------
+
+
+def _missing(value: Any) -> bool:  # TODO(_util): the shared missing-value test
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def _str(value: Any) -> str | None:  # TODO(_util): with _missing
+    return None if _missing(value) else str(value)
+
+
+def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:  # TODO(_util): retry_storm has the same
+    """``2025-11-08 13:18:00 to 13:19:27 UTC`` (the date once when both share it)."""
+    if start.date() == end.date():
+        return f"{fmt_time(start)[:-4]} to {fmt_time(end)[11:]}"
+    return f"{fmt_time(start)} to {fmt_time(end)}"
+
+
+def _counted(values: Iterable[str]) -> str:
+    """``StreamLostError: Stream connection lost`` (one kind) or ``48× 500, 2× 503`` (most first)."""
+    counts = Counter(values)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{n}× {v}" for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# -- select: candidate lines, picked and indexed once --------------------------------------------
+
+
+def _records(df: pd.DataFrame) -> list[Row]:
+    return [dict(r) for r in df.to_dict("records")]
+
+
+def _contains(series: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
+    """Rows whose text matches ``pattern``; a categorical is matched on its categories only."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        hit = np.array([bool(pattern.search(str(c))) for c in series.cat.categories] + [False], dtype=bool)
+        return hit[series.cat.codes.to_numpy()]  # code -1 (missing) reads the trailing False
+    return series.astype("string").str.contains(pattern, na=False).to_numpy(dtype=bool)
+
+
+def _is_one_of(series: pd.Series, values: Iterable[str], *, upper: bool = False) -> np.ndarray:
+    """Rows equal to one of ``values`` (after ``str.upper()`` when asked); categories when categorical."""
+    wanted = set(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = [str(c).upper() if upper else str(c) for c in series.cat.categories]
+        hit = np.array([c in wanted for c in cats] + [False], dtype=bool)
+        return hit[series.cat.codes.to_numpy()]
+    text = series.astype("string").fillna("")
+    if upper:
+        text = text.str.upper()
+    return text.isin(wanted).to_numpy(dtype=bool)
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["ts", "source", "line_no"], kind="stable", na_position="last")
+
+
+def _ns(when: Any) -> int:
+    return int(pd.Timestamp(when).value)
+
+
+class _Pool:
+    """Candidate lines of one kind, sorted by a time key, picked from by time window.
+
+    Ties on the key go to the line that comes first in the family's (ts, source, line_no)
+    order, as a scan of that list would pick it. Lines whose key is missing are not in the
+    pool (they fall in no window).
+    """
+
+    __slots__ = ("keys", "order", "rows")
+
+    def __init__(self, rows: Sequence[Row], key: str = "ts") -> None:
+        entries = sorted(
+            ((_ns(r[key]), i, r) for i, r in enumerate(rows) if not _missing(r.get(key))), key=lambda e: e[:2]
+        )
+        self.keys = [e[0] for e in entries]
+        self.order = [e[1] for e in entries]
+        self.rows = [e[2] for e in entries]
+
+    def _range(self, lo: pd.Timestamp, hi: pd.Timestamp) -> range:
+        return range(bisect_left(self.keys, lo.value), bisect_right(self.keys, hi.value))
+
+    def first(
+        self,
+        used: set[int],
+        lo: pd.Timestamp,
+        hi: pd.Timestamp,
+        *,
+        accept: Callable[[Row], bool] | None = None,
+    ) -> Row | None:
+        """First unused line in ``[lo, hi]`` (that ``accept`` takes); marks it used."""
+        for i in self._range(lo, hi):
+            row = self.rows[i]
+            if id(row) not in used and (accept is None or accept(row)):
+                used.add(id(row))
+                return row
+        return None
+
+    def last(self, used: set[int], lo: pd.Timestamp, hi: pd.Timestamp) -> Row | None:
+        """Last unused line in ``[lo, hi]`` (not marked)."""
+        for i in reversed(self._range(lo, hi)):
+            if id(self.rows[i]) not in used:
+                return self.rows[i]
+        return None
+
+    def nearest(self, used: set[int], lo: pd.Timestamp, hi: pd.Timestamp, near: pd.Timestamp) -> Row | None:
+        """Unused line in ``[lo, hi]`` closest to ``near`` (the earlier line on a tie); marks it used."""
+        best: tuple[int, int] | None = None
+        pick = -1
+        for i in self._range(lo, hi):
+            if id(self.rows[i]) in used:
+                continue
+            rank = (abs(self.keys[i] - near.value), self.order[i])
+            if best is None or rank < best:
+                best, pick = rank, i
+        if pick < 0:
+            return None
+        used.add(id(self.rows[pick]))
+        return self.rows[pick]
+
+    def around(self, used: set[int], t: pd.Timestamp, *, before: pd.Timedelta, after: pd.Timedelta) -> Iterator[Row]:
+        """Unused lines near ``t``: those in ``[t, t + after]`` first (earliest first), then those
+        in ``[t - before, t)`` (latest first). A stage's line comes after the previous one's; a
+        line stamped a little earlier (clock skew between pods) is the fallback, so that in a
+        busy log an alert does not take the line of the one just before it."""
+        start = bisect_left(self.keys, t.value)
+        for i in range(start, bisect_right(self.keys, (t + after).value)):
+            if id(self.rows[i]) not in used:
+                yield self.rows[i]
+        for i in reversed(range(bisect_left(self.keys, (t - before).value), start)):
+            if id(self.rows[i]) not in used:
+                yield self.rows[i]
+
+    def containing(
+        self, used: set[int], lo: pd.Timestamp, hi: pd.Timestamp, near: pd.Timestamp, width: pd.Timedelta
+    ) -> Row | None:
+        """Unused line in ``[lo, hi]`` whose span ``[key, key + width]`` holds ``near`` (the
+        earliest such: it is the first to run out of alerts it can belong to), else the
+        nearest; marks it used. ``width`` is the key's uncertainty: ingress-nginx stamps
+        whole seconds, so a request began anywhere in the second after its estimate."""
+        if width > pd.Timedelta(0):
+            for i in range(bisect_left(self.keys, max(lo, near - width).value), bisect_right(self.keys, hi.value)):
+                if self.keys[i] > near.value:
+                    break
+                if id(self.rows[i]) not in used:
+                    used.add(id(self.rows[i]))
+                    return self.rows[i]
+        return self.nearest(used, lo, hi, near)
+
+    def next_after(self, when: pd.Timestamp) -> pd.Timestamp | None:
+        """Key of the first line strictly after ``when``."""
+        i = bisect_right(self.keys, when.value)
+        return pd.Timestamp(self.keys[i], tz="UTC") if i < len(self.keys) else None
+
+
+def _by(rows: Iterable[Row], column: str) -> dict[str | None, list[Row]]:
+    """Rows grouped by a column's text (``None`` for missing), each list in the family's order."""
+    out: dict[str | None, list[Row]] = {}
+    for row in rows:
+        out.setdefault(_str(row.get(column)), []).append(row)
+    return out
+
+
+def _pools_by_source(rows: Iterable[Row]) -> dict[str | None, _Pool]:
+    return {source: _Pool(group) for source, group in _by(rows, "source").items()}
+
+
+@dataclass
+class _Lines:
+    """Every candidate line of the pipeline, selected once, with the indexes the trace uses."""
+
+    have_ingress: bool = False
+    have_focus: bool = False
+    have_analyzer: bool = False
+    rmq_has_pub: bool = False
+    rmq_has_con: bool = False
+    # families in (ts, source, line_no) order
+    pushes: list[Row] = field(default_factory=list)
+    received: list[Row] = field(default_factory=list)
+    publishing: list[Row] = field(default_factory=list)
+    focus_errors: list[Row] = field(default_factory=list)
+    an_with_id: list[Row] = field(default_factory=list)
+    an_errors: list[Row] = field(default_factory=list)
+    mongo_alerts: list[Row] = field(default_factory=list)
+    # time pools
+    push_starts: _Pool = field(default_factory=lambda: _Pool([]))
+    push_width: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(0))  # a push start's uncertainty
+    sounds: _Pool = field(default_factory=lambda: _Pool([]))
+    rmq_pub: _Pool = field(default_factory=lambda: _Pool([]))
+    rmq_con: _Pool = field(default_factory=lambda: _Pool([]))
+    detected: _Pool = field(default_factory=lambda: _Pool([]))
+    received_anon: _Pool = field(default_factory=lambda: _Pool([]))
+    publishing_anon: _Pool = field(default_factory=lambda: _Pool([]))
+    publish_errors_anon: _Pool = field(default_factory=lambda: _Pool([]))
+    # by source (for pairing a Focus `Publishing alert` with its `Alert published successfully`)
+    publishing_by_source: dict[str | None, _Pool] = field(default_factory=dict)
+    published_ok_by_source: dict[str | None, _Pool] = field(default_factory=dict)
+    detected_by_source: dict[str | None, _Pool] = field(default_factory=dict)
+    # by alert id
+    received_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    publishing_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    published_ok_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    focus_errors_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    focus_errors_by_token: dict[str, list[int]] = field(default_factory=dict)
+    an_with_id_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    an_errors_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+    mongo_by_id: dict[str | None, list[Row]] = field(default_factory=dict)
+
+    def errors_naming(self, alert_id: str) -> list[Row]:
+        """Focus ERROR lines about ``alert_id`` (by its field, or naming it), in order."""
+        if _TOKEN.fullmatch(alert_id):
+            positions = set(self.focus_errors_by_token.get(alert_id, ()))
+        else:  # an id with other characters: look for it the slow way
+            named = re.compile(rf"(?<![\w-]){re.escape(alert_id)}(?![\w-])")
+            positions = {i for i, r in enumerate(self.focus_errors) if named.search(str(r.get("message") or ""))}
+        own = {id(r) for r in self.focus_errors_by_id.get(alert_id, ())}
+        return [r for i, r in enumerate(self.focus_errors) if i in positions or id(r) in own]
+
+    def proven(self, alert_id: str) -> bool:
+        """A later stage names the alert (analyzer line or MongoDB document with its id)."""
+        return alert_id in self.an_with_id_by_id or alert_id in self.mongo_by_id
+
+
+def _select(frames: Frames, *, exchange: str) -> _Lines:
+    """The candidate lines of every stage, each family selected with one vectorised mask."""
+    lines = _Lines()
+    ingress, focus, rmq, analyzer, mongo = (
+        frames.ingress,
+        frames.focus,
+        frames.rabbitmq_log,
+        frames.analyzer,
+        frames.mongo,
+    )
+    if len(ingress):
+        lines.have_ingress = True
+        path = _contains(ingress["path"], _PUSH) | _contains(ingress["path"], _SOUND)
+        ours = ingress[path]  # the few push and sound lines among all the traffic
+        p = ours["path"]
+        pushes = _is_one_of(ours["method"], ["POST"], upper=True) & _contains(p, _PUSH)
+        sounds = _is_one_of(ours["method"], ["GET"], upper=True) & _contains(p, _SOUND)
+        lines.pushes = _records(_sorted(ours[pushes]))
+        lines.sounds = _Pool(_records(_sorted(ours[sounds])))
+    for row in lines.pushes:
+        row["start"] = _request_start(row)
+    lines.push_starts = _Pool(lines.pushes, key="start")
+    stamps = [row["ts"] for row in lines.pushes if not _missing(row.get("ts"))]
+    if stamps and all(t.microsecond == 0 and t.nanosecond == 0 for t in stamps):
+        lines.push_width = pd.Timedelta(seconds=1)
+
+    if len(focus):
+        lines.have_focus = True
+        level = _is_one_of(focus["level"], ["error", "critical"])
+        # every line the three patterns match says "alert": one literal test first, then the regexes
+        texts = focus["message"].astype("string")
+        alerty = texts.str.contains("alert", case=False, regex=False, na=False).to_numpy(dtype=bool)
+        some = focus[alerty | level]
+        smsg = some["message"]
+        lines.received = _records(_sorted(some[_contains(smsg, _RECEIVED)]))
+        lines.publishing = _records(_sorted(some[_contains(smsg, _PUBLISHING)]))
+        published_ok = _records(_sorted(some[_contains(smsg, _PUBLISHED_OK)]))
+        lines.focus_errors = _records(_sorted(some[_is_one_of(some["level"], ["error", "critical"])]))
+        lines.received_by_id = _by(lines.received, "alert_id")
+        lines.publishing_by_id = _by(lines.publishing, "alert_id")
+        lines.published_ok_by_id = _by(published_ok, "alert_id")
+        lines.focus_errors_by_id = _by(lines.focus_errors, "alert_id")
+        for i, row in enumerate(lines.focus_errors):
+            for token in set(_TOKEN.findall(str(row.get("message") or ""))):
+                lines.focus_errors_by_token.setdefault(token, []).append(i)
+        lines.publishing_by_source = _pools_by_source(lines.publishing)
+        lines.published_ok_by_source = _pools_by_source(published_ok)
+        lines.received_anon = _Pool(lines.received_by_id.get(None, []))
+        lines.publishing_anon = _Pool(lines.publishing_by_id.get(None, []))
+        lines.publish_errors_anon = _Pool(
+            [r for r in lines.focus_errors_by_id.get(None, []) if "publish" in str(r.get("message") or "").lower()]
+        )
+
+    if len(rmq):
+        rmsg = rmq["message"].astype("string")
+        events = rmq[rmsg.str.contains("message", case=False, regex=False, na=False).to_numpy(dtype=bool)]
+        published = _contains(events["message"], _RMQ_PUBLISHED)
+        consumed = _contains(events["message"], _RMQ_CONSUMED)
+        exch = events["exchange"].astype("string")
+        ours_exchange = (exch.isna() | (exch == exchange)).to_numpy(dtype=bool)
+        lines.rmq_pub = _Pool(_records(_sorted(events[published & ours_exchange])))
+        lines.rmq_con = _Pool(_records(_sorted(events[consumed])))
+        lines.rmq_has_pub = bool(published.any())
+        lines.rmq_has_con = bool(consumed.any())
+
+    if len(analyzer):
+        lines.have_analyzer = True
+        event = analyzer["event"]
+        has_id = analyzer["alert_id"].notna().to_numpy(dtype=bool)
+        detected = _records(_sorted(analyzer[_is_one_of(event, ["alert_detected"])]))
+        lines.detected = _Pool(detected)
+        lines.detected_by_source = _pools_by_source(detected)
+        named = has_id & _is_one_of(event, ["alert_detected", "alert_publishing", "alert_published"])
+        lines.an_with_id = _records(_sorted(analyzer[named]))
+        lines.an_errors = _records(_sorted(analyzer[_is_one_of(analyzer["level"], ["error", "critical"]) & has_id]))
+        lines.an_with_id_by_id = _by(lines.an_with_id, "alert_id")
+        lines.an_errors_by_id = _by(lines.an_errors, "alert_id")
+
+    if len(mongo):
+        lines.mongo_alerts = _records(_sorted(mongo[mongo["alert_id"].notna().to_numpy(dtype=bool)]))
+        lines.mongo_by_id = _by(lines.mongo_alerts, "alert_id")
+    return lines
+
+
+# -- verdict, per alert: match each stage against the indexes ------------------------------------
 
 
 @dataclass
 class _Stage:
     status: str
-    row: dict[str, Any] | None = None
+    row: Row | None = None
     text: str | None = None
     detail: str | None = None
     since: pd.Timestamp | None = None  # where the next stage's window starts (default: row ts)
@@ -101,33 +449,11 @@ class _Stage:
 class _Alert:
     alert_id: str
     anchor: pd.Timestamp | None  # Focus receipt (or first Focus line), else the request start
-    request: dict[str, Any] | None = None
+    request: Row | None = None
     stages: dict[str, _Stage] = field(default_factory=dict)
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [dict(r) for r in df.to_dict("records")]
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and value != value
-
-
-def _str(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _contains(series: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
-    return series.astype("string").str.contains(pattern, na=False).astype(bool)
-
-
-def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values(["ts", "source", "line_no"], kind="stable", na_position="last")
-
-
-def _request_start(row: dict[str, Any]) -> pd.Timestamp:
+def _request_start(row: Row) -> pd.Timestamp:
     # ingress-nginx logs $time_local when the response is sent, to the second: the request
     # began about request_time_s earlier (seed 000: 12:08:41 with 0.106 s, Focus at 12:08:40.909)
     took = row.get("request_time_s")
@@ -135,7 +461,7 @@ def _request_start(row: dict[str, Any]) -> pd.Timestamp:
     return pd.Timestamp(row["ts"]) - pd.Timedelta(seconds=seconds)
 
 
-def _ingress_text(row: dict[str, Any]) -> str:
+def _ingress_text(row: Row) -> str:
     """The access line's facts, in the order the ingress-nginx line prints them."""
     request = " ".join(str(v) for v in (row.get("method"), row.get("path"), _str(row.get("protocol"))) if v)
     parts = [_str(row.get("remote_addr")) or "-", f'"{request}"', _str(row.get("status")) or "-"]
@@ -146,31 +472,6 @@ def _ingress_text(row: dict[str, Any]) -> str:
         if value:
             parts.append(fmt.format(value))
     return " ".join(parts)
-
-
-def _pick(
-    candidates: list[dict[str, Any]],
-    used: set[int],
-    lo: pd.Timestamp,
-    hi: pd.Timestamp,
-    *,
-    near: pd.Timestamp | None = None,
-    key: str = "ts",
-) -> dict[str, Any] | None:
-    """First unused candidate in ``[lo, hi]`` (or the nearest to ``near``); marks it used."""
-    best: dict[str, Any] | None = None
-    for row in candidates:
-        when = row[key]
-        if id(row) in used or _missing(when) or when < lo or when > hi:
-            continue
-        if near is None:
-            best = row
-            break
-        if best is None or abs(when - near) < abs(best[key] - near):
-            best = row
-    if best is not None:
-        used.add(id(best))
-    return best
 
 
 def _exception(text: str) -> str | None:
@@ -195,7 +496,9 @@ def alert_trace(
     ``POST .../push-to-rabbit`` request that matches no id (or every request, when no id
     exists at all) is traced as its own alert, ``request <request_id>``. Lines without an
     id (RabbitMQ, the analyzer's ``Alert detected``, the sound fetch) are matched by time,
-    each line to one alert only, alerts in time order.
+    each line to one alert only, alerts in time order; the alerts a later line names (an
+    analyzer line or a MongoDB document with their id) choose first, so that in a busy
+    bundle an alert that stopped early does not take the line of the one that came next.
 
     Stages, in order:
 
@@ -264,72 +567,39 @@ def alert_trace(
     """
     window = pd.Timedelta(seconds=float(window_s))
     skew = pd.Timedelta(seconds=float(skew_s))
-    ingress, focus, rmq, analyzer, mongo = (
-        frames.ingress,
-        frames.focus,
-        frames.rabbitmq_log,
-        frames.analyzer,
-        frames.mongo,
-    )
+    lines = _select(frames, exchange=exchange)
+    used: set[int] = set()
+    items = _alerts_of(lines, used, window, skew)
 
-    # -- candidate lines, each family sorted by time ---------------------------------------
-    if len(ingress):
-        path = ingress["path"].astype("string").fillna("")
-        method = ingress["method"].astype("string").fillna("").str.upper()
-        pushes = _records(_sorted(ingress[(method == "POST") & _contains(path, _PUSH)]))
-        sounds = _records(_sorted(ingress[(method == "GET") & _contains(path, _SOUND)]))
-    else:
-        pushes, sounds = [], []
-    for row in pushes:
-        row["start"] = _request_start(row)
+    # -- stage by stage -----------------------------------------------------------------------
+    for item in items:
+        _trace_ingress(item, have=lines.have_ingress)
+    _trace_focus(items, lines, used, window, skew)
+    # lines without an id: the alerts a later stage names pick first (see the docstring)
+    for item in sorted(items, key=lambda i: _priority(i, lines)):
+        _trace_rabbitmq(item, lines, used, window, skew, exchange=exchange)
+    _trace_analyzer(items, lines, used, window, skew)
+    for item in sorted(items, key=lambda i: _priority(i, lines)):
+        _trace_sound(item, lines.sounds, used, window, skew, have=lines.have_ingress)
+    for item in items:
+        _trace_mongo(item, lines, used)
 
-    if len(focus):
-        fmsg = focus["message"].astype("string").fillna("")
-        received = _records(_sorted(focus[_contains(fmsg, _RECEIVED)]))
-        publishing = _records(_sorted(focus[_contains(fmsg, _PUBLISHING)]))
-        published_ok = _records(_sorted(focus[_contains(fmsg, _PUBLISHED_OK)]))
-        level = focus["level"].astype("string").fillna("")
-        focus_errors = _records(_sorted(focus[level.isin(["error", "critical"])]))
-    else:
-        received, publishing, published_ok, focus_errors = [], [], [], []
+    if alert_id:
+        items = [item for item in items if str(alert_id) in item.alert_id]
+    return _table(items)
 
-    if len(rmq):
-        rmsg = rmq["message"].astype("string").fillna("")
-        exch = rmq["exchange"].astype("string")
-        rmq_pub = _records(_sorted(rmq[_contains(rmsg, _RMQ_PUBLISHED) & (exch.isna() | (exch == exchange))]))
-        rmq_con = _records(_sorted(rmq[_contains(rmsg, _RMQ_CONSUMED)]))
-        rmq_has_pub = bool(_contains(rmsg, _RMQ_PUBLISHED).any())
-        rmq_has_con = bool(_contains(rmsg, _RMQ_CONSUMED).any())
-    else:
-        rmq_pub, rmq_con, rmq_has_pub, rmq_has_con = [], [], False, False
 
-    if len(analyzer):
-        event = analyzer["event"].astype("string")
-        detected = _records(_sorted(analyzer[event == "alert_detected"]))
-        an_with_id = _records(
-            _sorted(
-                analyzer[
-                    analyzer["alert_id"].notna() & event.isin(["alert_detected", "alert_publishing", "alert_published"])
-                ]
-            )
-        )
-        alevel = analyzer["level"].astype("string").fillna("")
-        an_errors = _records(_sorted(analyzer[alevel.isin(["error", "critical"]) & analyzer["alert_id"].notna()]))
-    else:
-        detected, an_with_id, an_errors = [], [], []
-
-    mongo_alerts = _records(_sorted(mongo[mongo["alert_id"].notna()])) if len(mongo) else []
-
-    # -- the alerts: ids first (anchored on Focus), then unmatched push requests -------------
+def _alerts_of(lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Timedelta) -> list[_Alert]:
+    """The alerts: ids first (anchored on Focus), then the push requests no id claimed."""
     first_seen: dict[str, pd.Timestamp] = {}
     focus_anchor: dict[str, pd.Timestamp] = {}
     families = (
-        (received, True),
-        (publishing, True),
-        (focus_errors, True),
-        (an_with_id, False),
-        (an_errors, False),
-        (mongo_alerts, False),
+        (lines.received, True),
+        (lines.publishing, True),
+        (lines.focus_errors, True),
+        (lines.an_with_id, False),
+        (lines.an_errors, False),
+        (lines.mongo_alerts, False),
     )
     for rows, is_focus in families:
         for row in rows:
@@ -343,34 +613,28 @@ def alert_trace(
 
     order = sorted(first_seen, key=lambda a: (focus_anchor.get(a, first_seen[a]), a))
     items = [_Alert(alert_id=a, anchor=focus_anchor.get(a)) for a in order]
-
-    used: set[int] = set()
     for item in items:  # ingress request closest to the Focus receipt
         if item.anchor is not None:
-            item.request = _pick(pushes, used, item.anchor - window, item.anchor + skew, near=item.anchor, key="start")
-    for row in pushes:
+            item.request = lines.push_starts.containing(
+                used, item.anchor - window, item.anchor + skew, item.anchor, lines.push_width
+            )
+    for row in lines.pushes:
         if id(row) not in used and not _missing(row.get("ts")):
             rid = _str(row.get("request_id"))
             name = f"request {rid}" if rid else f"request at {fmt_time(row['ts'])}"
             items.append(_Alert(alert_id=name, anchor=None, request=row))
             used.add(id(row))
     items.sort(key=lambda a: (_when(a), a.alert_id))
+    return items
 
-    # -- stage by stage -----------------------------------------------------------------------
-    for item in items:
-        _trace_ingress(item, have=len(ingress) > 0)
-    for item in items:
-        _trace_focus(item, received, publishing, published_ok, focus_errors, used, window, skew, have=len(focus) > 0)
-    for item in items:
-        _trace_rabbitmq(item, rmq_pub, rmq_con, used, window, skew, have=(rmq_has_pub, rmq_has_con), exchange=exchange)
-    _trace_analyzer(items, detected, an_with_id, an_errors, used, window, skew, have=len(analyzer) > 0)
-    for item in items:
-        _trace_sound(item, sounds, used, window, skew, have=len(ingress) > 0)
-        _trace_mongo(item, mongo_alerts, used, have=len(mongo_alerts) > 0)
 
-    if alert_id:
-        items = [item for item in items if str(alert_id) in item.alert_id]
-    return _table(items)
+def _priority(item: _Alert, lines: _Lines) -> int:
+    """Who picks first among lines without an id (a stable sort keeps time order within):
+    0 an alert a later line names (analyzer, MongoDB), 1 the others, 2 an alert that already
+    failed at a stage (a failed Focus publish sent RabbitMQ nothing; it takes only leftovers)."""
+    if any(stage.status == "failed" for stage in item.stages.values()):
+        return 2
+    return 0 if lines.proven(item.alert_id) else 1
 
 
 def _when(item: _Alert) -> pd.Timestamp:
@@ -403,93 +667,154 @@ def _trace_ingress(item: _Alert, *, have: bool) -> None:
     )
 
 
+def _first(rows: Iterable[Row] | None, used: set[int] | None = None) -> Row | None:
+    """First of ``rows`` (not in ``used``, when given)."""
+    return next((r for r in rows or () if used is None or id(r) not in used), None)
+
+
+@dataclass
+class _Publish:
+    """One alert's Focus publish while its confirmation is looked for."""
+
+    item: _Alert
+    pub: Row | None  # its `Publishing alert to RabbitMQ` line
+    errs: list[Row]  # ERROR lines about it
+
+
 def _trace_focus(
-    item: _Alert,
-    received: list[dict[str, Any]],
-    publishing: list[dict[str, Any]],
-    published_ok: list[dict[str, Any]],
-    errors: list[dict[str, Any]],
-    used: set[int],
-    window: pd.Timedelta,
-    skew: pd.Timedelta,
-    *,
-    have: bool,
+    items: Sequence[_Alert], lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Timedelta
 ) -> None:
-    if not have:
-        item.stages["focus_received"] = _Stage("no_evidence", detail="no Focus Server log in the bundle")
-        item.stages["focus_published"] = _Stage("no_evidence", detail="no Focus Server log in the bundle")
+    """Focus receipt and publish of every alert.
+
+    ``Alert published successfully`` names no alert, so it is paired with a ``Publishing
+    alert`` line of the same file, in three passes: (1) each publish without an error takes
+    the first confirmation before the next ``Publishing`` line; (2) publishes still
+    unconfirmed, latest first, take the first confirmation left over within ``window`` —
+    two publishes handled at once interleave (``Publishing a``, ``Publishing b``, a's
+    confirmation, b's), so pass 1 gave a's line to b and left b's; going back from the
+    latest, a publish never confirmed does not take a later alert's line; (3) a publish
+    that failed takes a confirmation left over after its failure (a retry that worked).
+    A confirmation that names the alert is taken at once.
+    """
+    if not lines.have_focus:
+        for item in items:
+            item.stages["focus_received"] = _Stage("no_evidence", detail="no Focus Server log in the bundle")
+            item.stages["focus_published"] = _Stage("no_evidence", detail="no Focus Server log in the bundle")
         return
+    failed: list[_Publish] = []
+    unconfirmed: list[_Publish] = []
+    for item in items:
+        one = _receive_and_publish(item, lines, used, window, skew)
+        ok = _first(lines.published_ok_by_id.get(item.alert_id), used) if _by_id(item) else None
+        if ok is None and one.pub is not None and not one.errs:
+            ok = _confirmation(
+                one.pub, item.alert_id, lines, used, one.pub["ts"], _next_publish(one.pub, lines, window)
+            )
+        if ok is not None:
+            _published(one, ok, used)
+        elif one.errs:
+            failed.append(one)
+        else:
+            unconfirmed.append(one)
+    for one in reversed(unconfirmed):
+        aid, pub = one.item.alert_id, one.pub
+        ok = None if pub is None else _confirmation(pub, aid, lines, used, pub["ts"], pub["ts"] + window)
+        if ok is not None:
+            _published(one, ok, used)
+        elif one.pub is not None:
+            one.item.stages["focus_published"] = _Stage(
+                "missing",
+                one.pub,
+                _str(one.pub.get("message")),
+                f"publishing started, no `Alert published successfully` within {fmt_duration(window)}",
+            )
+        else:
+            one.item.stages["focus_published"] = _Stage(
+                "missing", detail="no `Publishing alert to RabbitMQ` line for it"
+            )
+    for one in failed:
+        ok = None
+        if one.pub is not None:
+            after = [e["ts"] for e in one.errs if not _missing(e.get("ts")) and e["ts"] >= one.pub["ts"]]
+            lo, hi = min(after, default=one.pub["ts"]), _next_publish(one.pub, lines, window)
+            ok = _confirmation(one.pub, one.item.alert_id, lines, used, lo, hi)
+        if ok is not None:
+            _published(one, ok, used)
+            continue
+        err = one.errs[0]
+        used.add(id(err))
+        text = str(err.get("message") or "")
+        why = _str(err.get("exception_type"))
+        why = f"{why.rsplit('.', 1)[-1]}: {err.get('exception_message')}" if why else _exception(text)
+        one.item.stages["focus_published"] = _Stage(
+            "failed", err, text, why or text[:120], since=one.pub["ts"] if one.pub is not None else None
+        )
+
+
+def _by_id(item: _Alert) -> bool:
+    """Traced by its id (else: a push request no id claimed, traced by time)."""
+    return item.request is None or item.anchor is not None
+
+
+def _receive_and_publish(
+    item: _Alert, lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Timedelta
+) -> _Publish:
+    """The ``Received alert`` stage, and the publish's own lines (found by id, or by time)."""
     aid = item.alert_id
-    by_id = item.request is None or item.anchor is not None
-    if by_id:
-        recv = next((r for r in received if _str(r.get("alert_id")) == aid), None)
-        pub = next((r for r in publishing if _str(r.get("alert_id")) == aid), None)
-        named = re.compile(rf"(?<![\w-]){re.escape(aid)}(?![\w-])")
-        errs = [r for r in errors if _str(r.get("alert_id")) == aid or named.search(str(r.get("message") or ""))]
+    if _by_id(item):
+        recv = _first(lines.received_by_id.get(aid))
+        pub = _first(lines.publishing_by_id.get(aid))
+        errs = lines.errors_naming(aid)
     else:  # a request without id: Focus lines without an id, by time
         start = item.request["start"] if item.request is not None else None
         if start is None:
             recv = pub = None
             errs = []
         else:
-            recv = _pick([r for r in received if _missing(r.get("alert_id"))], used, start - skew, start + window)
+            recv = lines.received_anon.first(used, start - skew, start + window)
             t = recv["ts"] if recv is not None else start
-            pub = _pick([r for r in publishing if _missing(r.get("alert_id"))], used, t - skew, t + window)
+            pub = lines.publishing_anon.first(used, t - skew, t + window)
             t = pub["ts"] if pub is not None else t
-            errs = [
-                r for r in errors if _missing(r.get("alert_id")) and "publish" in str(r.get("message") or "").lower()
-            ]
-            errs = [r for r in errs if t - skew <= r["ts"] <= t + window and id(r) not in used][:1]
-            used.update(id(r) for r in errs)
+            err = lines.publish_errors_anon.first(used, t - skew, t + window)
+            errs = [err] if err is not None else []
     if recv is not None:
         used.add(id(recv))
         item.stages["focus_received"] = _Stage("passed", recv, _str(recv.get("message")))
     else:
         item.stages["focus_received"] = _Stage("missing", detail="no `Received alert` line for it")
-
-    ok = None
     if pub is not None:
         used.add(id(pub))
-        nxt = next((r["ts"] for r in publishing if r["ts"] > pub["ts"] and r.get("source") == pub.get("source")), None)
-        limit = pub["ts"] + window if nxt is None else min(pub["ts"] + window, nxt)
-        ok = next(
-            (
-                r
-                for r in published_ok
-                if id(r) not in used
-                and r.get("source") == pub.get("source")
-                and pub["ts"] <= r["ts"] <= limit
-                and _str(r.get("alert_id")) in (None, aid)
-            ),
-            None,
-        )
-    if ok is None and by_id:
-        ok = next((r for r in published_ok if _str(r.get("alert_id")) == aid and id(r) not in used), None)
-    if ok is not None:
-        used.add(id(ok))
-        detail = f"after `{pub.get('message')}` at {fmt_time(pub['ts'])}" if pub is not None else None
-        if errs:
-            detail = f"{detail or 'published'} after {len(errs)} failed attempt(s)"
-        since = pub["ts"] if pub is not None else ok["ts"]
-        item.stages["focus_published"] = _Stage("passed", ok, _str(ok.get("message")), detail, since=since)
-    elif errs:
-        err = errs[0]
-        used.add(id(err))
-        text = str(err.get("message") or "")
-        why = _str(err.get("exception_type"))
-        why = f"{why.rsplit('.', 1)[-1]}: {err.get('exception_message')}" if why else _exception(text)
-        item.stages["focus_published"] = _Stage(
-            "failed", err, text, why or text[:120], since=pub["ts"] if pub is not None else None
-        )
-    elif pub is not None:
-        item.stages["focus_published"] = _Stage(
-            "missing",
-            pub,
-            _str(pub.get("message")),
-            f"publishing started, no `Alert published successfully` within {fmt_duration(window)}",
-        )
-    else:
-        item.stages["focus_published"] = _Stage("missing", detail="no `Publishing alert to RabbitMQ` line for it")
+        if _missing(pub["ts"]):
+            pub = None
+    return _Publish(item, pub, errs)
+
+
+def _next_publish(pub: Row, lines: _Lines, window: pd.Timedelta) -> pd.Timestamp:
+    """End of a publish's first look: the next ``Publishing alert`` line of its file, at most ``window``."""
+    same = lines.publishing_by_source.get(_str(pub.get("source")))
+    nxt = same.next_after(pub["ts"]) if same is not None else None
+    return pub["ts"] + window if nxt is None else min(pub["ts"] + window, nxt)
+
+
+def _confirmation(
+    pub: Row, alert_id: str, lines: _Lines, used: set[int], lo: pd.Timestamp, hi: pd.Timestamp
+) -> Row | None:
+    """First unused ``Alert published successfully`` of ``pub``'s file in ``[lo, hi]``
+    (without an id, or with this alert's)."""
+    pool = lines.published_ok_by_source.get(_str(pub.get("source")))
+    if pool is None:
+        return None
+    return pool.first(used, lo, hi, accept=lambda r: _str(r.get("alert_id")) in (None, alert_id))
+
+
+def _published(one: _Publish, ok: Row, used: set[int]) -> None:
+    used.add(id(ok))
+    pub = one.pub
+    detail = f"after `{pub.get('message')}` at {fmt_time(pub['ts'])}" if pub is not None else None
+    if one.errs:
+        detail = f"{detail or 'published'} after {len(one.errs)} failed attempt(s)"
+    since = pub["ts"] if pub is not None else ok["ts"]
+    one.item.stages["focus_published"] = _Stage("passed", ok, _str(ok.get("message")), detail, since=since)
 
 
 def _publish_time(item: _Alert) -> pd.Timestamp | None:
@@ -506,24 +831,25 @@ def _publish_time(item: _Alert) -> pd.Timestamp | None:
     return item.anchor
 
 
+def _take(candidates: Iterable[Row], used: set[int]) -> Row | None:
+    """The first candidate, marked used."""
+    row = next(iter(candidates), None)
+    if row is not None:
+        used.add(id(row))
+    return row
+
+
+_NO_RMQ_EVENTS = "RabbitMQ log has no message events (logged only at debug level) or is absent"
+
+
 def _trace_rabbitmq(
-    item: _Alert,
-    published: list[dict[str, Any]],
-    consumed: list[dict[str, Any]],
-    used: set[int],
-    window: pd.Timedelta,
-    skew: pd.Timedelta,
-    *,
-    have: tuple[bool, bool],
-    exchange: str,
+    item: _Alert, lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Timedelta, *, exchange: str
 ) -> None:
     t = _publish_time(item)
-    if not have[0]:
-        item.stages["rabbitmq_published"] = _Stage(
-            "no_evidence", detail="RabbitMQ log has no message events (logged only at debug level) or is absent"
-        )
+    if not lines.rmq_has_pub:
+        item.stages["rabbitmq_published"] = _Stage("no_evidence", detail=_NO_RMQ_EVENTS)
     else:
-        row = None if t is None else _pick(published, used, t - skew, t + window)
+        row = None if t is None else _take(lines.rmq_pub.around(used, t, before=skew, after=window), used)
         if row is not None:
             key = _str(row.get("routing_key"))
             item.stages["rabbitmq_published"] = _Stage(
@@ -534,12 +860,10 @@ def _trace_rabbitmq(
             item.stages["rabbitmq_published"] = _Stage(
                 "missing", detail=f"no `Message published to exchange '{exchange}'` within {fmt_duration(window)}"
             )
-    if not have[1]:
-        item.stages["rabbitmq_consumed"] = _Stage(
-            "no_evidence", detail="RabbitMQ log has no message events (logged only at debug level) or is absent"
-        )
+    if not lines.rmq_has_con:
+        item.stages["rabbitmq_consumed"] = _Stage("no_evidence", detail=_NO_RMQ_EVENTS)
         return
-    row = None if t is None else _pick(consumed, used, t - skew, t + window)
+    row = None if t is None else _take(lines.rmq_con.around(used, t, before=skew, after=window), used)
     if row is not None:
         queue = _str(row.get("queue"))
         item.stages["rabbitmq_consumed"] = _Stage(
@@ -551,7 +875,7 @@ def _trace_rabbitmq(
         )
 
 
-def _analyzer_detail(row: dict[str, Any]) -> str:
+def _analyzer_detail(row: Row) -> str:
     parts = []
     if _str(row.get("job_id")):
         parts.append(f"job {row['job_id']}")
@@ -563,38 +887,25 @@ def _analyzer_detail(row: dict[str, Any]) -> str:
 
 
 def _trace_analyzer(
-    items: list[_Alert],
-    detected: list[dict[str, Any]],
-    with_id: list[dict[str, Any]],
-    errors: list[dict[str, Any]],
-    used: set[int],
-    window: pd.Timedelta,
-    skew: pd.Timedelta,
-    *,
-    have: bool,
+    items: list[_Alert], lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Timedelta
 ) -> None:
-    if not have:
+    if not lines.have_analyzer:
         for item in items:
             item.stages["analyzer_detected"] = _Stage("no_evidence", detail="no analyzer (grpc-job) log in the bundle")
         return
     # first pass: lines that name the alert; prefer the `Alert detected` line just before them
     for item in items:
-        named = [r for r in with_id if _str(r.get("alert_id")) == item.alert_id]
+        named = lines.an_with_id_by_id.get(item.alert_id)
         if not named:
             continue
         row = next((r for r in named if r.get("event") == "alert_detected"), None)
         if row is None:
             last = named[0]
-            row = next(
-                (
-                    r
-                    for r in reversed(detected)
-                    if id(r) not in used
-                    and r.get("source") == last.get("source")
-                    and last["ts"] - window <= r["ts"] <= last["ts"]
-                ),
-                last,
-            )
+            pool = lines.detected_by_source.get(_str(last.get("source")))
+            earlier = None
+            if pool is not None and not _missing(last.get("ts")):
+                earlier = pool.last(used, last["ts"] - window, last["ts"])
+            row = earlier if earlier is not None else last
         used.add(id(row))
         detail = _analyzer_detail(row)
         if row is not named[0]:
@@ -604,13 +915,13 @@ def _trace_analyzer(
     for item in items:
         if "analyzer_detected" in item.stages:
             continue
-        err = next((r for r in errors if _str(r.get("alert_id")) == item.alert_id), None)
+        err = _first(lines.an_errors_by_id.get(item.alert_id))
         if err is not None:
             text = str(err.get("message") or "")
             item.stages["analyzer_detected"] = _Stage("failed", err, text, _exception(text) or text[:120])
             continue
         t = _publish_time(item)
-        row = None if t is None else _pick(detected, used, t - skew, t + window, near=t)
+        row = None if t is None else lines.detected.nearest(used, t - skew, t + window, t)
         if row is not None:
             item.stages["analyzer_detected"] = _Stage(
                 "passed", row, _str(row.get("message")), _analyzer_detail(row) or None
@@ -622,7 +933,7 @@ def _trace_analyzer(
 
 
 def _trace_sound(
-    item: _Alert, sounds: list[dict[str, Any]], used: set[int], window: pd.Timedelta, skew: pd.Timedelta, *, have: bool
+    item: _Alert, sounds: _Pool, used: set[int], window: pd.Timedelta, skew: pd.Timedelta, *, have: bool
 ) -> None:
     if not have:
         item.stages["frontend_sound"] = _Stage("no_evidence", detail="no ingress access log in the bundle")
@@ -631,7 +942,7 @@ def _trace_sound(
     if t is None:
         item.stages["frontend_sound"] = _Stage("missing", detail="no push to start from")
         return
-    in_window = [r for r in sounds if id(r) not in used and t - skew <= r["ts"] <= t + window]
+    in_window = list(sounds.around(used, t, before=skew, after=window))
     good = [r for r in in_window if not _missing(r.get("status")) and int(r["status"]) in (200, 206, 304)]
     if good:
         row = good[0]
@@ -649,8 +960,8 @@ def _trace_sound(
     )
 
 
-def _trace_mongo(item: _Alert, docs: list[dict[str, Any]], used: set[int], *, have: bool) -> None:
-    if not have:
+def _trace_mongo(item: _Alert, lines: _Lines, used: set[int]) -> None:
+    if not lines.mongo_alerts:
         item.stages["mongo_saved"] = _Stage("no_evidence", detail="no MongoDB alert documents in the bundle")
         return
     if item.anchor is None and item.request is not None:
@@ -658,7 +969,7 @@ def _trace_mongo(item: _Alert, docs: list[dict[str, Any]], used: set[int], *, ha
         # id is unknown cannot be looked up, which says nothing either way
         item.stages["mongo_saved"] = _Stage("no_evidence", detail="the push carries no known alert id to look up")
         return
-    row = next((r for r in docs if _str(r.get("alert_id")) == item.alert_id and id(r) not in used), None)
+    row = _first(lines.mongo_by_id.get(item.alert_id), used)
     if row is not None:
         used.add(id(row))
         item.stages["mongo_saved"] = _Stage(
@@ -669,6 +980,8 @@ def _trace_mongo(item: _Alert, docs: list[dict[str, Any]], used: set[int], *, ha
 
 
 def _table(items: Iterable[_Alert]) -> pd.DataFrame:
+    """The trace table: alert-major, exactly one row per stage in :data:`STAGES` order
+    (:func:`alerts` reads it as an alerts × stages matrix)."""
     rows = []
     for item in items:
         for stage in STAGES:
@@ -698,22 +1011,54 @@ def _table(items: Iterable[_Alert]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-# -- the finding --------------------------------------------------------------------------------
+# -- verdict, all alerts at once: where each one stopped -----------------------------------------
 
 
-def _stop(trace: pd.DataFrame) -> str | None:
-    """The stage where an alert stopped: its first failed stage, else the first missing one
-    after the last passed stage (a gap before a later pass is a logging gap, not a stop)."""
-    statuses = list(trace["status"].astype(str))
-    stages = list(trace["stage"].astype(str))
-    if "failed" in statuses:
-        return stages[statuses.index("failed")]
-    passed = [i for i, s in enumerate(statuses) if s == "passed"]
-    after = passed[-1] + 1 if passed else 0
-    for i in range(after, len(statuses)):
-        if statuses[i] == "missing":
-            return stages[i]
-    return None
+def _stops(status: np.ndarray) -> np.ndarray:
+    """Stage index where each alert stopped (``-1``: it did not), from an alerts × stages matrix
+    of status codes: the first failed stage, else the first missing one after the last
+    passed stage (a gap before a later pass is a logging gap, not a stop)."""
+    n_stages = status.shape[1]
+    failed = status == _FAILED
+    passed = status == _PASSED
+    last_passed = np.where(passed.any(axis=1), n_stages - 1 - passed[:, ::-1].argmax(axis=1), -1)
+    after = (status == _MISSING) & (np.arange(n_stages) > last_passed[:, None])
+    first_missing = np.where(after.any(axis=1), after.argmax(axis=1), -1)
+    return np.where(failed.any(axis=1), failed.argmax(axis=1), first_missing)
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    """The verdict for one stage: the alerts that stopped there."""
+
+    stage: str
+    rows: pd.DataFrame  # their trace rows, alert-major, STAGES order, alerts in time order
+    status: np.ndarray  # their alerts × stages status codes
+    total: int  # alerts traced in the bundle
+    queue: str | None  # the queue the other alerts were consumed from, when one was
+
+
+def _verdicts(trace: pd.DataFrame) -> list[_Stopped]:
+    """Group the stopped alerts by stage (pipeline order): one small frame per stage."""
+    n_stages = len(STAGES)
+    total = len(trace) // n_stages
+    if total == 0:
+        return []
+    status = trace["status"].cat.codes.to_numpy().reshape(total, n_stages)
+    stop = _stops(status)
+    consumed = trace.loc[(trace["stage"] == "rabbitmq_consumed") & (trace["status"] == "passed"), "detail"]
+    queues = consumed.dropna().str.removeprefix("queue ")
+    queue = str(queues.mode().iloc[0]) if len(queues) else None
+    per_row = np.repeat(stop, n_stages)
+    stopped = trace[per_row >= 0]
+    out = []
+    for index, rows in stopped.groupby(per_row[per_row >= 0], sort=True):
+        which = stop == index
+        out.append(_Stopped(STAGES[int(index)], rows, status[which], total, queue))
+    return out
+
+
+# -- narration ------------------------------------------------------------------------------------
 
 
 def _at(row: pd.Series) -> str:
@@ -721,7 +1066,7 @@ def _at(row: pd.Series) -> str:
 
 
 def _why(stage: str, row: pd.Series, window_s: float) -> str:
-    """The clause that says why the alert stopped at ``stage``."""
+    """The clause that says why one alert stopped at ``stage``."""
     status, detail = str(row["status"]), _str(row["detail"]) or ""
     within = fmt_duration(window_s)
     if stage == "ingress_request":
@@ -753,9 +1098,65 @@ def _why(stage: str, row: pd.Series, window_s: float) -> str:
     return "no MongoDB document holds it"
 
 
-def _reached(trace: pd.DataFrame, stop: str) -> str:
+def _why_many(stage: str, at_stop: pd.DataFrame, window_s: float, queue: str | None) -> str:
+    """The clause that says why several alerts stopped at ``stage`` (each kind of stop counted)."""
+    n = len(at_stop)
+    within = fmt_duration(window_s)
+    status = at_stop["status"].astype(str)
+    details = at_stop["detail"].astype("object").where(at_stop["detail"].notna(), "").astype(str)
+    has_text = at_stop["text"].notna()
+    parts: list[str] = []
+
+    def them(k: int) -> str:
+        return "them" if k == n else f"{k} of them"
+
+    failed, missing = (status == "failed"), (status == "missing")
+    k_failed, k_missing = int(failed.sum()), int(missing.sum())
+    if stage == "ingress_request":
+        if k_failed:
+            parts.append(f"push-to-rabbit was answered {_counted(d.removeprefix('status ') for d in details[failed])}")
+        if k_missing:
+            parts.append(f"no push-to-rabbit request reached the ingress for {them(k_missing)}")
+    elif stage == "focus_received":
+        parts.append(f"the Focus Server never logged `Received alert` for {them(n)}")
+    elif stage == "focus_published":
+        if k_failed:
+            parts.append(
+                f"the Focus Server failed to publish {them(k_failed)} to RabbitMQ ({_counted(details[failed])})"
+            )
+        started = int((missing & has_text).sum())
+        if started:
+            parts.append(
+                f"the Focus Server started publishing {them(started)} but never confirmed `Alert published successfully`"
+            )
+        if k_missing - started:
+            parts.append(f"the Focus Server never published {them(k_missing - started)} to RabbitMQ")
+    elif stage == "rabbitmq_published":
+        parts.append(f"RabbitMQ logged no message published to the exchange within {within} for {them(n)}")
+    elif stage == "rabbitmq_consumed":
+        where = f"queue '{queue}' (where the other alerts were consumed)" if queue else "the queue"
+        parts.append(f"no consumer took {them(n)} from {where} within {within}")
+    elif stage == "analyzer_detected":
+        if k_failed:
+            parts.append(f"the analyzer failed on {them(k_failed)} ({_counted(details[failed])})")
+        if k_missing:
+            parts.append(f"the analyzer logged no detection within {within} for {them(k_missing)}")
+    elif stage == "frontend_sound":
+        if k_failed:
+            answered = _counted(d.removeprefix("status ") for d in details[failed])
+            parts.append(f"the front end's GET alert_sound.mp3 answered {answered} for {them(k_failed)}")
+        if k_missing:
+            parts.append(
+                f"the front end never fetched alert_sound.mp3 within {within} of the push for {them(k_missing)}"
+            )
+    else:
+        parts.append(f"no MongoDB document holds {them(n)}")
+    return "; ".join(parts)
+
+
+def _reached(one: pd.DataFrame, stop: str) -> str:
     """What the alert did reach, for the start of the sentence."""
-    before = trace[(trace["stage"] < stop) & (trace["status"] == "passed")]
+    before = one[(one["stage"] < stop) & (one["status"] == "passed")]
     ingress = before[before["stage"] == "ingress_request"]
     if len(ingress):
         row = ingress.iloc[0]
@@ -766,37 +1167,103 @@ def _reached(trace: pd.DataFrame, stop: str) -> str:
     return ""
 
 
-def _pod_of(source: Any) -> tuple[str, str] | None:
+def _quotes(one: pd.DataFrame, stop: str, limit: int) -> pd.DataFrame:
+    """One alert's proving lines: the stop's own line first, then the passed lines before it."""
+    quoted = one[one["ts"].notna() & one["text"].notna() & (one["stage"] <= stop)]
+    quoted = pd.concat([quoted[quoted["stage"] == stop], quoted[quoted["stage"] < stop].iloc[::-1]]).head(limit)
+    return quoted.sort_values("ts", kind="stable")
+
+
+def _evidence(rows: pd.DataFrame) -> tuple[Evidence, ...]:
+    return tuple(
+        Evidence(
+            source=str(r["source"] or "?"),
+            line_no=None if _missing(r["line_no"]) else int(r["line_no"]),
+            ts=r["ts"],
+            text=str(r["text"]),
+        )
+        for _, r in rows.iterrows()
+    )
+
+
+def _pod_of(source: Any) -> tuple[str, str] | None:  # TODO(_util): namespace/pod of a log source
     match = _LOG_SOURCE.match(str(source or ""))
     return (match.group("ns"), match.group("pod")) if match else None
 
 
-def _next_steps(frames: Frames, trace: pd.DataFrame, stop: str, alert_id: str) -> tuple[str, ...]:
-    def pod(df: pd.DataFrame, default: tuple[str, str]) -> tuple[str, str]:
-        for source in df["source"].dropna().astype(str).unique() if len(df) else ():
-            found = _pod_of(source)
-            if found:
-                return found
-        return default
+def _first_pod(sources: Iterable[Any]) -> tuple[str, str] | None:
+    for source in sources:
+        found = _pod_of(source)
+        if found:
+            return found
+    return None
 
-    ingress = pod(
-        frames.ingress,
-        ("kube-system", "$(kubectl get pods -n kube-system -o name | grep ingress-nginx-controller | head -1)"),
-    )
-    focus = pod(
-        frames.focus,
-        ("panda", "$(kubectl get pods -n panda -l app.kubernetes.io/name=panda-panda-focus-server -o name | head -1)"),
-    )
-    rabbit = pod(frames.rabbitmq_log, ("panda", "rabbitmq-panda-0"))
-    analyzer = pod(frames.analyzer, ("panda", "$(kubectl get pods -n panda -o name | grep grpc-job | head -1)"))
-    grep = alert_id.removeprefix("request ") if alert_id.startswith("request ") else alert_id
+
+def _frame_pod(df: pd.DataFrame) -> tuple[str, str] | None:
+    """Namespace and pod of the first line of ``df`` that comes from a pod log."""
+    if df.empty:
+        return None
+    found = _first_pod(df["source"].head(64))  # nearly always the first line
+    return found or _first_pod(df["source"].dropna().unique())
+
+
+# TODO(_util): the cluster's names (ingress controller, Focus Server, RabbitMQ pod, grpc-job pods)
+_DEFAULT_PODS = {
+    "ingress": ("kube-system", "$(kubectl get pods -n kube-system -o name | grep ingress-nginx-controller | head -1)"),
+    "focus": (
+        "panda",
+        "$(kubectl get pods -n panda -l app.kubernetes.io/name=panda-panda-focus-server -o name | head -1)",
+    ),
+    "rabbit": ("panda", "rabbitmq-panda-0"),
+    "analyzer": ("panda", "$(kubectl get pods -n panda -o name | grep grpc-job | head -1)"),
+}
+# which trace stages were proven by which pod's log
+_FAMILY_STAGES = {
+    "ingress": ("ingress_request", "frontend_sound"),
+    "focus": ("focus_received", "focus_published"),
+    "rabbit": ("rabbitmq_published", "rabbitmq_consumed"),
+    "analyzer": ("analyzer_detected",),
+}
+
+
+class _Pods:
+    """The pods to name in next steps: the one whose log proved a stage, else the frame's first."""
+
+    def __init__(self, frames: Frames) -> None:
+        self._frames = {
+            "ingress": frames.ingress,
+            "focus": frames.focus,
+            "rabbit": frames.rabbitmq_log,
+            "analyzer": frames.analyzer,
+        }
+        self._cache: dict[str, tuple[str, str]] = {}
+
+    def of(self, family: str, rows: pd.DataFrame) -> tuple[str, str]:
+        proven = rows.loc[rows["stage"].isin(_FAMILY_STAGES[family]), "source"].dropna()
+        found = _first_pod(proven.unique())
+        if found:
+            return found
+        if family not in self._cache:
+            self._cache[family] = _frame_pod(self._frames[family]) or _DEFAULT_PODS[family]
+        return self._cache[family]
+
+
+def _next_steps(pods: _Pods, rows: pd.DataFrame, stop: str, alert_ids: Sequence[str]) -> tuple[str, ...]:
+    ingress, focus, rabbit, analyzer = (pods.of(f, rows) for f in ("ingress", "focus", "rabbit", "analyzer"))
+    names = [a.removeprefix("request ") for a in alert_ids[:_IDS_IN_SUMMARY]]
+    grep = "|".join(names)
+    if len(names) == 1:
+        mongo_query = f"db.alerts.countDocuments({{alertId: '{names[0]}'}})"
+    else:
+        listed = ", ".join(f"'{a}'" for a in names)
+        mongo_query = f"db.alerts.find({{alertId: {{$in: [{listed}]}}}}, {{alertId: 1}})"
     steps = {
         "ingress": f'kubectl logs -n {ingress[0]} {ingress[1]} --since=1h | grep -E "push-to-rabbit|alert_sound.mp3"',
         "focus": f'kubectl logs -n {focus[0]} {focus[1]} --since=1h | grep -E "{grep}|push-to-rabbit|RabbitMQ"',
         "rabbit": f'kubectl logs -n {rabbit[0]} {rabbit[1]} --since=1h | grep -E "exchange .prisma.|closing AMQP connection|missed heartbeats"',
         "queues": f"kubectl exec -n {rabbit[0]} {rabbit[1]} -- rabbitmqctl list_queues name messages_ready consumers",
         "analyzer": f'kubectl logs -n {analyzer[0]} {analyzer[1]} --since=1h | grep -iE "alert|Algorithm.AlertReport"',
-        "mongo": f"kubectl exec -n panda deploy/mongodb -- mongosh --quiet --eval \"db.alerts.countDocuments({{alertId: '{grep}'}})\"",
+        "mongo": f'kubectl exec -n panda deploy/mongodb -- mongosh --quiet --eval "{mongo_query}"',
         "alarms": f"kubectl exec -n {rabbit[0]} {rabbit[1]} -- rabbitmq-diagnostics alarms",
         "webapp": "kubectl get pods,endpoints -n panda -o wide | grep -E 'prisma-web-app|webapp'",
         "browser": f'kubectl logs -n {ingress[0]} {ingress[1]} --since=1h | grep -E "GET /prisma/|socket.io" | tail -20',
@@ -815,14 +1282,93 @@ def _next_steps(frames: Frames, trace: pd.DataFrame, stop: str, alert_id: str) -
     return tuple(steps[k] for k in plan)
 
 
-def alerts(frames: Frames, *, window_s: float = 30.0, skew_s: float = 1.0, exchange: str = "prisma") -> list[Finding]:
-    """Alerts that stopped in the pipeline (seed 000): ``ALERT_NOT_DELIVERED``, critical.
+def _status_counts(status: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(status, minlength=len(STATUSES))
+    return {name: int(counts[i]) for i, name in enumerate(STATUSES) if counts[i]}
 
-    Builds :func:`alert_trace` and reports each alert with a ``failed`` stage, or with a
-    ``missing`` stage after which no later stage passed; the summary names the stage where
-    it stopped, quotes why, and lists the later stages that never followed. Stages with
-    ``no_evidence`` (logs not in the bundle) never make a finding by themselves, and a
-    ``missing`` stage followed by a passed one is a gap in the logs, not a stop.
+
+def _finding(stopped: _Stopped, pods: _Pods, window_s: float) -> Finding:
+    rows, stop, n_stages = stopped.rows, stopped.stage, len(STAGES)
+    index = STAGES.index(stop)
+    ids = [str(a) for a in rows["alert_id"].iloc[::n_stages]]
+    n = len(ids)
+    first, last = rows.iloc[:n_stages], rows.iloc[-n_stages:]
+    at_stop = rows.iloc[index::n_stages]
+    # later stages that followed for none of them
+    never = (stopped.status == _MISSING).all(axis=0)
+    later = [STAGES[i] for i in range(index + 1, n_stages) if never[i]]
+    followed = ("; " + ", ".join(f"no {_NOUN[s]}" for s in later) + " followed") if later else ""
+
+    if n == 1:
+        reached, why = _reached(first, stop), _why(stop, at_stop.iloc[0], window_s)
+        lead = f"{reached} but {why}" if reached and stop != "ingress_request" else why
+        summary = f"alert {ids[0]}: {lead}{followed}."
+        quoted = _quotes(first, stop, 5)
+    else:
+        seen = rows["ts"].dropna()
+        when = f" from {_span(seen.min(), seen.max())}" if len(seen) else ""
+        named = ", ".join(ids[:_IDS_IN_SUMMARY]) + (", …" if n > _IDS_IN_SUMMARY else "")
+        summary = (
+            f"{n} of {stopped.total} alerts stopped at {_WHERE[stop]}{when} (first {named}): "
+            f"{_why_many(stop, at_stop, window_s, stopped.queue)}{followed}."
+        )
+        quoted = pd.concat([_quotes(first, stop, 3), _quotes(last, stop, 2)])
+
+    seen = rows["ts"].dropna()
+    ingress = rows.iloc[0::n_stages]
+    ingress_codes = [(_str(d) or "").removeprefix("status ") for d in ingress["detail"]]
+    ingress_counts = Counter(int(c) for c in ingress_codes if c.isdigit())
+    stop_status = at_stop["status"].astype(str)
+    causes = Counter(_str(d) or str(s) for d, s in zip(at_stop["detail"], stop_status, strict=True))
+    stage_status = {STAGES[i]: _status_counts(stopped.status[:, i]) for i in range(n_stages)}
+    span_s = (seen.max() - seen.min()).total_seconds() if len(seen) else 0.0
+    component = _COMPONENT[stop]
+    metrics: dict[str, Any] = {
+        "stopped_at": stop,
+        "alerts_stopped": n,
+        "alerts_total": stopped.total,
+        "share_stopped": round(n / stopped.total, 4),
+        "stopped_per_min": round(n / span_s * 60, 2) if n > 1 and span_s > 0 else None,
+        "alert_id": ids[0],
+        "alert_ids": ids[:_IDS_IN_METRICS],
+        "last_alert_id": ids[-1],
+        "stop_status": Counter(stop_status).most_common(1)[0][0],
+        "stop_status_counts": dict(Counter(stop_status)),
+        "causes": dict(causes.most_common(5)),
+        "ingress_status": next(iter(ingress_counts)) if len(ingress_counts) == 1 else None,
+        "ingress_status_counts": {str(k): v for k, v in sorted(ingress_counts.items())},
+        "stage_status": stage_status,
+        "stages_no_evidence": [s for s, counts in stage_status.items() if counts.get("no_evidence") == n],
+        "window_s": float(window_s),
+    }
+    if stop.startswith("rabbitmq") and stopped.queue:
+        metrics["queue"] = stopped.queue
+    return Finding(
+        code=Code.ALERT_NOT_DELIVERED,
+        severity=Severity.CRITICAL,
+        title=_TITLE[component],
+        summary=summary,
+        component=component,
+        first_seen=seen.min() if len(seen) else None,
+        last_seen=seen.max() if len(seen) else None,
+        evidence=_evidence(quoted),
+        next_steps=_next_steps(pods, rows, stop, ids),
+        subject=stop,
+        metrics=metrics,
+    )
+
+
+def alerts(frames: Frames, *, window_s: float = 30.0, skew_s: float = 1.0, exchange: str = "prisma") -> list[Finding]:
+    """Alerts that stopped in the pipeline (seed 000): ``ALERT_NOT_DELIVERED``, critical, one per stage.
+
+    Builds :func:`alert_trace` and finds where each alert stopped: its first ``failed``
+    stage, or a ``missing`` stage after which no later stage passed. Stages with
+    ``no_evidence`` (logs not in the bundle) never make a stop by themselves, and a
+    ``missing`` stage followed by a passed one is a gap in the logs, not a stop. The alerts
+    that stopped at the same stage make one finding: its summary counts them ("50 of 2000
+    alerts stopped at RabbitMQ (queue consumption) ...") and names the first ids, why they
+    stopped (each cause counted) and the later stages that never followed; one alert alone
+    is told as itself (``alert test-sd-124: push-to-rabbit answered 201 ... but ...``).
 
     Parameters
     ----------
@@ -839,78 +1385,29 @@ def alerts(frames: Frames, *, window_s: float = 30.0, skew_s: float = 1.0, excha
     Returns
     -------
     list[Finding]
-        One ``ALERT_NOT_DELIVERED`` (critical) per stopped alert; ``subject`` is the alert
-        id (``request <request_id>`` for a push without id), ``component`` the owner of the
-        stage where it stopped; ``metrics`` has ``stopped_at``, the stage statuses and
-        ``ingress_status``. ``[]`` when every alert got through (or there is none).
+        One ``ALERT_NOT_DELIVERED`` (critical) per stage where alerts stopped, in pipeline
+        order; ``subject`` is the stage (:data:`STAGES`), ``component`` its owner.
+        ``metrics``: ``stopped_at``, ``alerts_stopped``, ``alerts_total``,
+        ``share_stopped``, ``stopped_per_min``, ``alert_id`` (the first), ``alert_ids``
+        (the first ten), ``last_alert_id``, ``stop_status`` (the most common) and
+        ``stop_status_counts``, ``causes`` (detail → count), ``ingress_status`` (when they
+        share one) and ``ingress_status_counts``, ``stage_status`` (stage → status →
+        count), ``stages_no_evidence``, ``queue`` (RabbitMQ stages, when known),
+        ``window_s``. Evidence quotes the first alert's lines (and the last one's when
+        several stopped). ``[]`` when every alert got through (or there is none).
 
     Examples
     --------
     >>> import panda_analysis as pa
-    >>> [(f.subject, f.metrics["stopped_at"]) for f in pa.diagnose.alerts(pa.samples.alert_lost().frames())]
-    [('test-sd-124', 'focus_published')]
+    >>> [(f.subject, f.metrics["alerts_stopped"], f.metrics["alert_ids"])
+    ...  for f in pa.diagnose.alerts(pa.samples.alert_lost().frames())]
+    [('focus_published', 1, ['test-sd-124'])]
     >>> pa.diagnose.alerts(pa.samples.healthy().frames())
     []
     """
     trace = alert_trace(frames, window_s=window_s, skew_s=skew_s, exchange=exchange)
-    out: list[Finding] = []
-    for alert_id, one in trace.groupby("alert_id", sort=False, observed=True):
-        one = one.sort_values("stage")
-        stop = _stop(one)
-        if stop is None:
-            continue
-        stop_row = one[one["stage"] == stop].iloc[0]
-        later = one[(one["stage"] > stop) & (one["status"] == "missing")]
-        reached = _reached(one, stop)
-        why = _why(stop, stop_row, window_s)
-        sentence = f"alert {alert_id}: "
-        if reached and stop != "ingress_request":
-            sentence += f"{reached} but {why}"
-        else:
-            sentence += why
-        if len(later):
-            sentence += "; " + ", ".join(f"no {_NOUN[str(s)]}" for s in later["stage"]) + " followed"
-        sentence += "."
-        quoted = one[one["ts"].notna() & one["text"].notna() & (one["stage"] <= stop)]
-        quoted = pd.concat([quoted[quoted["stage"] == stop], quoted[quoted["stage"] < stop].iloc[::-1]]).head(5)
-        quoted = quoted.sort_values("ts", kind="stable")
-        evidence = tuple(
-            Evidence(
-                source=str(r["source"] or "?"),
-                line_no=None if _missing(r["line_no"]) else int(r["line_no"]),
-                ts=r["ts"],
-                text=str(r["text"]),
-            )
-            for _, r in quoted.iterrows()
-        )
-        seen = one["ts"].dropna()
-        ingress = one[one["stage"] == "ingress_request"].iloc[0]
-        ingress_status = (_str(ingress["detail"]) or "").removeprefix("status ")
-        component = _COMPONENT[stop]
-        statuses = {str(r["stage"]): str(r["status"]) for _, r in one.iterrows()}
-        out.append(
-            Finding(
-                code=Code.ALERT_NOT_DELIVERED,
-                severity=Severity.CRITICAL,
-                title=_TITLE[component],
-                summary=sentence,
-                component=component,
-                first_seen=seen.min() if len(seen) else None,
-                last_seen=seen.max() if len(seen) else None,
-                evidence=evidence,
-                next_steps=_next_steps(frames, one, stop, str(alert_id)),
-                subject=str(alert_id),
-                metrics={
-                    "alert_id": str(alert_id),
-                    "stopped_at": stop,
-                    "stop_status": str(stop_row["status"]),
-                    "ingress_status": int(ingress_status) if ingress_status.isdigit() else None,
-                    "stages_passed": sum(v == "passed" for v in statuses.values()),
-                    "stages_missing": sum(v == "missing" for v in statuses.values()),
-                    "stages_no_evidence": sum(v == "no_evidence" for v in statuses.values()),
-                    "stage_status": statuses,
-                    "window_s": float(window_s),
-                },
-            )
-        )
-    return out
+    verdicts = _verdicts(trace)
+    if not verdicts:
+        return []
+    pods = _Pods(frames)
+    return [_finding(stopped, pods, window_s) for stopped in verdicts]

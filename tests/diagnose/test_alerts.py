@@ -134,7 +134,7 @@ def test_alerts_sample_yields_one_critical_finding(frames: Frames) -> None:
     assert (f.code, f.severity, f.subject, f.component) == (
         Code.ALERT_NOT_DELIVERED,
         Severity.CRITICAL,
-        "test-sd-124",
+        "focus_published",  # the stage where alerts stopped, not the alert
         "focus-server",
     )
     assert f.runbook == "runbooks/alert_trace.md#alert-not-delivered"
@@ -149,8 +149,15 @@ def test_alerts_sample_yields_one_critical_finding(frames: Frames) -> None:
     assert [(e.source, e.line_no) for e in f.evidence] == [(ING, 45), (FOC, 18), (FOC, 21)]
     assert f.metrics["stopped_at"] == "focus_published"
     assert f.metrics["stop_status"] == "failed"
+    assert f.metrics["stop_status_counts"] == {"failed": 1}
+    assert f.metrics["causes"] == {"StreamLostError: Stream connection lost": 1}
     assert f.metrics["ingress_status"] == 201
-    assert (f.metrics["stages_passed"], f.metrics["stages_missing"], f.metrics["stages_no_evidence"]) == (2, 5, 0)
+    assert (f.metrics["alerts_stopped"], f.metrics["alerts_total"], f.metrics["share_stopped"]) == (1, 2, 0.5)
+    assert f.metrics["alert_ids"] == ["test-sd-124"]
+    assert f.metrics["alert_id"] == f.metrics["last_alert_id"] == "test-sd-124"
+    assert f.metrics["stage_status"]["focus_received"] == {"passed": 1}
+    assert f.metrics["stage_status"]["mongo_saved"] == {"missing": 1}
+    assert f.metrics["stages_no_evidence"] == []
     assert 2 <= len(f.next_steps) <= 4
     steps = "\n".join(f.next_steps)
     assert "kubectl logs -n panda panda-panda-focus-server-78dbcfd9d9-4ld4s" in steps
@@ -168,7 +175,7 @@ def test_silent_on_other_samples(name: str) -> None:
 
 def test_registered_and_run_by_diagnose(frames: Frames) -> None:
     found = pa.diagnose.run(frames, only=["ALERT_NOT_DELIVERED"])
-    assert [f.subject for f in found] == ["test-sd-124"]
+    assert [(f.subject, f.metrics["alert_ids"]) for f in found] == [("focus_published", ["test-sd-124"])]
 
 
 def test_empty_frames() -> None:
@@ -207,14 +214,18 @@ def test_ingress_500_with_alert_id_fails_at_ingress(make_bundle) -> None:
         .replace('push-to-rabbit HTTP/1.1" 201 450', 'push-to-rabbit HTTP/1.1" 500 450')
         .replace("450 0.029 201 1a3360f4", "450 0.029 500 1a3360f4")
     )
-    findings = pa.diagnose.alerts(build(make_bundle, files))
-    by_subject = {f.subject: f for f in findings}
-    assert set(by_subject) == {"test-sd-123", "test-sd-124"}
-    f = by_subject["test-sd-124"]
-    assert f.component == "ingress-nginx"
-    assert f.metrics["stopped_at"] == "ingress_request"
+    [f] = pa.diagnose.alerts(build(make_bundle, files))  # both stopped at the ingress: one finding
+    assert (f.subject, f.component, f.metrics["stopped_at"]) == ("ingress_request", "ingress-nginx", "ingress_request")
+    assert f.metrics["alert_ids"] == ["test-sd-123", "test-sd-124"]
+    assert (f.metrics["alerts_stopped"], f.metrics["alerts_total"]) == (2, 2)
     assert f.metrics["ingress_status"] == 500
-    assert f.summary.startswith("alert test-sd-124: push-to-rabbit answered 500 at 2025-11-13 12:10:05 UTC")
+    assert f.metrics["ingress_status_counts"] == {"500": 2}
+    assert f.summary.startswith(
+        "2 of 2 alerts stopped at the ingress from 2025-11-13 12:08:40.909 to 12:10:05.171 UTC "
+        "(first test-sd-123, test-sd-124): push-to-rabbit was answered 500"
+    )
+    # the first alert's lines, then the last one's
+    assert [(e.source, e.line_no) for e in f.evidence] == [(ING, 31), (ING, 45)]
 
 
 def test_ingress_500_that_never_reached_focus_is_traced_as_a_request(make_bundle) -> None:
@@ -234,7 +245,8 @@ def test_ingress_500_that_never_reached_focus_is_traced_as_a_request(make_bundle
     assert stages(trace, request)["focus_received"] == "missing"
     assert stages(trace, request)["mongo_saved"] == "no_evidence"  # no id to look up
     [f] = pa.diagnose.alerts(frames)
-    assert (f.subject, f.component, f.metrics["stopped_at"]) == (request, "ingress-nginx", "ingress_request")
+    assert (f.subject, f.component, f.metrics["stopped_at"]) == ("ingress_request", "ingress-nginx", "ingress_request")
+    assert f.metrics["alert_ids"] == [request]
     assert [(e.source, e.line_no) for e in f.evidence] == [(ING, 45)]
 
 
@@ -248,7 +260,8 @@ def test_published_but_no_sound_stops_at_frontend(make_bundle) -> None:
     assert stages(trace, "test-sd-123")["frontend_sound"] == "missing"
     assert stages(trace, "test-sd-123")["mongo_saved"] == "no_evidence"
     [f] = pa.diagnose.alerts(frames)
-    assert (f.subject, f.component, f.metrics["stopped_at"]) == ("test-sd-123", "prisma-web-app", "frontend_sound")
+    assert (f.subject, f.component, f.metrics["alert_ids"]) == ("frontend_sound", "prisma-web-app", ["test-sd-123"])
+    assert f.metrics["stages_no_evidence"] == ["mongo_saved"]
     assert "never fetched alert_sound.mp3 within 30 s" in f.summary
     assert f.summary.startswith("alert test-sd-123: push-to-rabbit answered 201 at 2025-11-13 12:08:41 UTC but")
     assert len(f.evidence) == 5  # capped at five quotes
@@ -269,9 +282,11 @@ def test_sound_404_fails_the_frontend_stage(make_bundle) -> None:
     files[ING] = files[ING].replace("25214 0.002 206", "25214 0.002 404")
     frames = build(make_bundle, files)
     by_subject = {f.subject: f for f in pa.diagnose.alerts(frames)}
-    assert by_subject["test-sd-123"].metrics["stopped_at"] == "frontend_sound"
-    assert by_subject["test-sd-123"].metrics["stop_status"] == "failed"
-    assert "alert_sound.mp3 answered 404" in by_subject["test-sd-123"].summary
+    assert set(by_subject) == {"focus_published", "frontend_sound"}
+    assert by_subject["frontend_sound"].metrics["alert_ids"] == ["test-sd-123"]
+    assert by_subject["frontend_sound"].metrics["stop_status"] == "failed"
+    assert "alert_sound.mp3 answered 404" in by_subject["frontend_sound"].summary
+    assert by_subject["focus_published"].metrics["alert_ids"] == ["test-sd-124"]
 
 
 def test_only_ingress_log_traces_each_request(make_bundle) -> None:
@@ -297,15 +312,23 @@ def test_only_ingress_log_with_failed_push(make_bundle) -> None:
     files = {ING: sample_files()[ING]}
     files[ING] = files[ING].replace('HTTP/1.1" 201 450', 'HTTP/1.1" 503 450')
     frames = build(make_bundle, files)
-    findings = pa.diagnose.alerts(frames)
-    assert sorted(f.subject for f in findings) == [
-        "request 1a3360f4533ae17da1c7f6099060171b",
+    [f] = pa.diagnose.alerts(frames)  # two failed pushes, one stage: one finding
+    assert f.subject == f.metrics["stopped_at"] == "ingress_request"
+    assert f.metrics["alert_ids"] == [
         "request 80e1da9a6d866cc1ede71922a8232394",
+        "request 1a3360f4533ae17da1c7f6099060171b",
     ]
-    assert {f.metrics["stopped_at"] for f in findings} == {"ingress_request"}
-    assert {f.metrics["stages_no_evidence"] for f in findings} == {6}
+    assert f.metrics["stages_no_evidence"] == [
+        "focus_received",
+        "focus_published",
+        "rabbitmq_published",
+        "rabbitmq_consumed",
+        "analyzer_detected",
+        "mongo_saved",
+    ]
     # the later sound fetch does not rescue a failed push
-    assert all("answered 503" in f.summary for f in findings)
+    assert "push-to-rabbit was answered 503" in f.summary
+    assert f.metrics["stage_status"]["frontend_sound"] == {"passed": 1, "missing": 1}
 
 
 def test_publish_retried_after_error_passes(make_bundle) -> None:
@@ -328,7 +351,9 @@ def test_rabbitmq_log_without_message_events_is_no_evidence(make_bundle) -> None
     trace = pa.diagnose.alert_trace(frames)
     assert stages(trace, "test-sd-123")["rabbitmq_published"] == "no_evidence"
     assert stages(trace, "test-sd-123")["rabbitmq_consumed"] == "no_evidence"
-    assert [f.subject for f in pa.diagnose.alerts(frames)] == ["test-sd-124"]
+    assert [(f.subject, f.metrics["alert_ids"]) for f in pa.diagnose.alerts(frames)] == [
+        ("focus_published", ["test-sd-124"])
+    ]
 
 
 def test_publish_to_another_exchange_does_not_count(make_bundle) -> None:
@@ -338,7 +363,9 @@ def test_publish_to_another_exchange_does_not_count(make_bundle) -> None:
     assert stages(pa.diagnose.alert_trace(frames), "test-sd-123")["rabbitmq_published"] == "missing"
     assert stages(pa.diagnose.alert_trace(frames, exchange="audit"), "test-sd-123")["rabbitmq_published"] == "passed"
     # a gap followed by consumption, detection, sound and MongoDB: not a stop
-    assert [f.subject for f in pa.diagnose.alerts(frames)] == ["test-sd-124"]
+    assert [(f.subject, f.metrics["alert_ids"]) for f in pa.diagnose.alerts(frames)] == [
+        ("focus_published", ["test-sd-124"])
+    ]
 
 
 def test_window_s_is_honoured(frames: Frames) -> None:
@@ -388,7 +415,7 @@ def test_each_untagged_line_serves_one_alert_only() -> None:
     lines = trace[trace["stage"] == "focus_published"]["line_no"].tolist()
     assert lines == [3, 6]
     [f] = pa.diagnose.alerts(Frames(focus=focus, rabbitmq_log=rmq))
-    assert (f.subject, f.metrics["stopped_at"], f.component) == ("a-2", "rabbitmq_published", "rabbitmq")
+    assert (f.subject, f.metrics["alert_ids"], f.component) == ("rabbitmq_published", ["a-2"], "rabbitmq")
     assert f.summary == (
         "alert a-2: Focus publish passed at 2025-11-13 12:00:01.300 UTC but RabbitMQ logged no message "
         "published to the exchange within 30 s."
