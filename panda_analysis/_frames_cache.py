@@ -117,6 +117,26 @@ def _restore(series: pd.Series, spec: Mapping[str, Any]) -> pd.Series:
     raise CacheError(msg)
 
 
+_NULLABLE_NUMBERS = (
+    pd.Int8Dtype, pd.Int16Dtype, pd.Int32Dtype, pd.Int64Dtype,
+    pd.UInt8Dtype, pd.UInt16Dtype, pd.UInt32Dtype, pd.UInt64Dtype, pd.Float32Dtype, pd.Float64Dtype,
+)
+
+
+def _supported(dtype: Any) -> bool:
+    """Dtypes whose values Parquet keeps exactly: numbers, times, strings, and categoricals of them.
+
+    Not ``object``: its values may be of any type, and would come back as whatever Arrow made of them.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _supported(dtype.categories.dtype)
+    if isinstance(dtype, pd.StringDtype | pd.DatetimeTZDtype | pd.BooleanDtype):
+        return True
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return isinstance(dtype, _NULLABLE_NUMBERS)
+    return dtype.kind in "biufM"
+
+
 def _json_exact(value: Any) -> bool:
     """Whether ``value`` survives JSON unchanged (tuples, NaN, Timestamps and such do not)."""
     try:
@@ -194,11 +214,11 @@ def write(frames: Frames, dest: str | os.PathLike[str], *, bundle: str, root: st
     out = Path(dest)
     entries: dict[str, dict[str, Any]] = {}
     for name, df in frames.items():
-        specs = {str(c): _spec(df[c].dtype) for c in df.columns}
+        specs = {str(c): _spec(dtype) for c, dtype in zip(df.columns, df.dtypes, strict=True)}
         exact = (
             isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1
             and all(isinstance(c, str) for c in df.columns) and df.columns.is_unique
-            and all(_same_dtype(df[c].dtype, specs[c]) for c in df.columns)
+            and all(_supported(dtype) and _same_dtype(dtype, specs[str(c)]) for c, dtype in zip(df.columns, df.dtypes, strict=True))
             and _json_exact(dict(df.attrs))
         )
         if not exact:
@@ -210,8 +230,12 @@ def write(frames: Frames, dest: str | os.PathLike[str], *, bundle: str, root: st
         log.info("frames cache: the manifest would not read back exactly; the kernels parse the bundle")
         return None
     out.mkdir(parents=True, exist_ok=True)
-    for name, df in frames.items():
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / entries[name]["file"])
+    try:
+        for name, df in frames.items():
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / entries[name]["file"])
+    except (pa.ArrowException, ValueError, TypeError) as err:  # a value Arrow cannot hold: parse instead
+        log.info("frames cache: %s; the kernels parse the bundle", err)
+        return None
     index = {
         "format": FORMAT, "bundle": bundle, "root": os.fspath(root), "meta": meta,
         "parse_errors": [_error_record(parser, err) for parser, err in frames.parse_errors],
