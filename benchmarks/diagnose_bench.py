@@ -1105,9 +1105,33 @@ def _rules_child(path: str) -> dict[str, Any]:
     """In this (fresh) process: parse time, then each rule of ``pa.diagnose.RULES`` on its own."""
     import panda_analysis as pa
 
+    parsers: dict[str, float] = {}
+    wrapped = []
+    for module in getattr(pa.parse, "_MODULES", ()):  # time each parser inside the one frames() call
+        original = module._frames
+
+        def timed(
+            bundle: Any, _original: Any = original, _name: str = module.__name__.rsplit(".", 1)[-1].lstrip("_")
+        ) -> Any:
+            begun = time.perf_counter()
+            try:
+                return _original(bundle)
+            finally:
+                parsers[_name] = parsers.get(_name, 0.0) + time.perf_counter() - begun
+
+        module._frames = timed
+        wrapped.append((module, original))
     started = time.perf_counter()
-    frames = pa.parse.frames(pa.load_bundle(path))
-    out: dict[str, Any] = {"parse_s": time.perf_counter() - started, "rows": {n: len(df) for n, df in frames.items()}}
+    try:
+        frames = pa.parse.frames(pa.load_bundle(path))
+    finally:
+        for module, original in wrapped:
+            module._frames = original
+    out: dict[str, Any] = {
+        "parse_s": time.perf_counter() - started,
+        "parsers": parsers,
+        "rows": {n: len(df) for n, df in frames.items()},
+    }
     rules: dict[str, Any] = {}
     for name, (rule, _) in pa.diagnose.RULES.items():
         started = time.perf_counter()
@@ -1250,7 +1274,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _benchmark(base: Plan, plans: list[Plan], args: argparse.Namespace) -> int:
     print(f"measuring {measured_package()}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"plan: {asdict(base)}")
+    print("plan: " + ", ".join(f"{k} {v}" for k, v in asdict(base).items() if k not in ("lines", "pods")))
     twin_plan = Plan.twin(base)
     with busy_bundle(twin_plan, keep=args.keep) as path:
         twin = measure_diagnose(path, timeout_s=args.timeout)
@@ -1336,21 +1360,37 @@ def _targets(
 
 
 def _rule_table(runs: list[tuple[Plan, Built, Run, dict[str, Any] | None]]) -> None:
+    """Seconds of parsing and of each rule per size, and each one's growth per 10x (the last pair of sizes)."""
     if not runs:
         return
-    names = ["parse", *next((list(r["rules"]) for *_, r in runs if r and "rules" in r), [])]
-    print(f"\n{'seconds':<14}" + "".join(f"{plan.lines:>14,}" for plan, *_ in runs))
+    parsers = next((list(r.get("parsers", {})) for *_, r in runs if r and "rules" in r), [])
+    names = [
+        "parse",
+        *(f"  {p}" for p in parsers),
+        *next((list(r["rules"]) for *_, r in runs if r and "rules" in r), []),
+    ]
+    sizes = [plan.lines for plan, *_ in runs]
+    print(f"\n{'seconds':<14}" + "".join(f"{n:>12,}" for n in sizes) + ("   growth/10x" if len(runs) > 1 else ""))
     for name in names:
+        values: list[float | None] = []
         cells = []
         for *_, r in runs:
             if r is None or "rules" not in r:
+                values.append(None)
                 cells.append("?")
-            elif name == "parse":
-                cells.append(f"{r['parse_s']:.2f}")
+            elif name == "parse" or name.startswith("  "):
+                seconds = r["parse_s"] if name == "parse" else r.get("parsers", {}).get(name.strip())
+                values.append(None if seconds is None else float(seconds))
+                cells.append("?" if seconds is None else f"{seconds:.2f}")
             else:
                 rule = r["rules"][name]
+                values.append(None if rule["error"] else float(rule["s"]))
                 cells.append("error" if rule["error"] else f"{rule['s']:.2f}")
-        print(f"{name:<14}" + "".join(f"{c:>14}" for c in cells))
+        tail = ""
+        if len(runs) > 1 and values[-2] is not None and values[-1] is not None and values[-2] >= 0.05:
+            factors = growth(sizes[-2:], [values[-2], values[-1]])
+            tail = f"{factors[0][2]:>12.1f}x" if factors else ""
+        print(f"{name:<14}" + "".join(f"{c:>12}" for c in cells) + tail)
     for plan, _, _, r in runs:
         if r is None or "rules" not in r:
             print(f"{plan.lines:,} lines: per-rule run failed: {(r or {}).get('error')}")
