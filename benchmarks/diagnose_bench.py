@@ -175,10 +175,6 @@ def _ns(dt: datetime) -> int:
     return int(dt.timestamp()) * 1_000_000_000 + dt.microsecond * 1000
 
 
-def _dt(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 1_000_000_000, UTC) + timedelta(microseconds=(ns % 1_000_000_000) // 1000)
-
-
 def _kubelet(ns: np.ndarray) -> np.ndarray:
     """RFC 3339 nanosecond kubelet prefixes (``2025-11-08T13:18:00.418159053Z``) for int64 ns times."""
     return np.char.add(np.datetime_as_string(ns.astype("datetime64[ns]"), unit="ns"), "Z")
@@ -901,10 +897,6 @@ def _merge(small: list[str], big: list[str], big_ns: np.ndarray) -> tuple[list[s
     return [lines[i] for i in order], keys[order]
 
 
-def _split_rendered(text: str) -> list[str]:
-    return text.splitlines()
-
-
 def build_bundle(out: Path | str, plan: Plan | None = None) -> Built:
     """Write the busy bundle of ``plan`` into the directory ``out`` (created; must not hold a bundle)."""
     plan = plan or Plan()
@@ -929,21 +921,20 @@ def build_bundle(out: Path | str, plan: Plan | None = None) -> Built:
         _tenant_pods(s, plan.pods, rng)
 
     # the two logs that grow with the traffic: rendered from the builder, merged with the bulk
-    ingress_small = _split_rendered(s.render_log(p.ingress))
-    focus_small = _split_rendered(s.render_log(p.focus))
+    ingress_small = s.render_log(p.ingress).splitlines()
+    focus_small = s.render_log(p.focus).splitlines()
     del s.logs[p.ingress], s.logs[p.focus]
     running_ids = [j.job_id for j in jobs if j.running]
     bulk, bulk_ns, focus_bulk, focus_ns = _traffic(plan.lines - len(ingress_small), running_ids, rng)
-    big: dict[str, tuple[list[str], np.ndarray, str, range]] = {}
-    lines, keys = _merge(ingress_small, bulk, bulk_ns)
-    big[p.ingress] = (lines, keys, "ingress", range(0))
-    lines, keys = _merge(focus_small, focus_bulk, focus_ns)
-    big[p.focus] = (lines, keys, "focus", range(0))
+    big = {
+        p.ingress: (*_merge(ingress_small, bulk, bulk_ns), "ingress"),
+        p.focus: (*_merge(focus_small, focus_bulk, focus_ns), "focus"),
+    }
 
     files = s.files()
     written = 0
     counts: Counter[str] = Counter()
-    for rel, (lines, keys, family, _) in big.items():
+    for rel, (lines, keys, family) in big.items():
         if plan.dirty:
             ordinary = [
                 i
