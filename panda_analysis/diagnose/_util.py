@@ -5,7 +5,7 @@
   ``None``), and :func:`is_value` / :func:`records` for whole columns;
 * sentences: :func:`fmt_time`, :func:`fmt_iso`, :func:`fmt_duration`, :func:`fmt_span`,
   :func:`plural`, :func:`shorten`;
-* evidence: :func:`evidence`, :func:`pick_quotes`;
+* evidence: :func:`evidence`, :func:`pick_quotes`, :func:`quote_positions`;
 * hosts: :func:`host_of` (the host of a ``host:port`` client address, IPv6 too);
 * jobs: :data:`JOB_PREFIX`, :func:`job_name`, :func:`job_key` (natural order of job ids),
   :func:`job_of_pod` (the job id a pod name spells);
@@ -61,6 +61,7 @@ __all__ = [
     "number",
     "pick_quotes",
     "plural",
+    "quote_positions",
     "rabbitmq_pod",
     "records",
     "shorten",
@@ -205,14 +206,24 @@ def evidence(df: pd.DataFrame, *, text: str | Iterable[str] = "message", limit: 
     return tuple(out)
 
 
+def quote_positions(n: int, *, limit: int = 3) -> list[int]:
+    """Positions of the first, middle and last of ``n`` rows (at most ``limit``, in order).
+
+    >>> quote_positions(10), quote_positions(2), quote_positions(10, limit=1)
+    ([0, 4, 9], [0, 1], [0])
+    """
+    if n <= limit:
+        return list(range(n))
+    if limit == 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (limit - 1)) for i in range(limit)})
+
+
 def pick_quotes(df: pd.DataFrame, *, limit: int = 3) -> pd.DataFrame:
     """First, middle and last rows of ``df`` (what an analyst wants quoted from a long run)."""
     if len(df) <= limit:
         return df
-    if limit == 1:
-        return df.iloc[[0]]
-    positions = sorted({round(i * (len(df) - 1) / (limit - 1)) for i in range(limit)})
-    return df.iloc[positions]
+    return df.iloc[quote_positions(len(df), limit=limit)]
 
 
 # --------------------------------------------------------------------------- hosts
