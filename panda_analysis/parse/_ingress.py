@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import os
 import re
 from collections import deque
@@ -55,7 +56,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from panda_analysis import schema
-from panda_analysis._lines import LogFile, Unparsed, resolve_sources
+from panda_analysis._lines import MAX_FILE_BYTES, LogFile, Unparsed, resolve_sources
 from panda_analysis.bundle import Bundle
 from panda_analysis.parse._common import normalize_level, route_template
 
@@ -506,6 +507,7 @@ class _PieceResult:
     messages: list[_Message]
     skipped: _Skipped
     n_lines: int
+    n_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -1099,6 +1101,7 @@ def _detect(data: bytes) -> _Layout | None:
 
 def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
     data = _valid_utf8(bytes(data))
+    n_bytes = len(data)
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     n_lines = len(ends) + (0 if data.endswith(b"\n") else 1)
     result = _fast_piece(data, layout, ends) if layout is not None else None
@@ -1114,35 +1117,134 @@ def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
             columns[name] = ("cat", uniques, codes.astype(_code_dtype(len(uniques)), copy=False))
         elif column[0] == "num" and column[1].dtype == np.float64:
             columns[name] = ("num", column[1], None)  # NaN is the null
-    return _PieceResult(columns, line_no, ts, messages, skipped, n_lines)
+    return _PieceResult(columns, line_no, ts, messages, skipped, n_lines, n_bytes)
+
+
+def _mapped(n: int, dtype: Any) -> np.ndarray:
+    """An uninitialised array in memory of its own: given back to the system as soon as it is freed.
+
+    (malloc keeps the memory of freed arrays for reuse, and the frame's columns are too big to
+    reuse it: the pieces' copies would stay on top of the frame. Pages never written cost nothing.)
+    """
+    nbytes = max(1, n * np.dtype(dtype).itemsize)
+    flags = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+    buffer = mmap.mmap(-1, nbytes, flags=flags) if flags else mmap.mmap(-1, nbytes)
+    return np.frombuffer(buffer, dtype=dtype, count=n)
+
+
+class _Rows:
+    """The access rows of every file read so far, in the frame's final form.
+
+    Pieces are folded in as they come, so that a piece's columns live only until then:
+    numbers go into arrays with room for the rows expected (grown if needed), categorical
+    codes and strings are kept per piece (small codes; strings become the frame's chunks).
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.capacity = 0
+        self.arrays: dict[str, np.ndarray] = {}
+        self.parts: dict[str, list[Any]] = {}  # name → per piece: (uniques, codes) or string chunks
+        self.kinds: dict[str, str] = {}
+        self.file_rows: list[tuple[LogFile, int, int]] = []  # file, first row, row count
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` more rows (growing by half at least, so that few copies happen)."""
+        if self.n + rows <= self.capacity:
+            return
+        self.capacity = max(self.n + rows, self.capacity + self.capacity // 2, 1 << 12)
+        for key, old in self.arrays.items():
+            new = _mapped(self.capacity, old.dtype)
+            new[: self.n] = old[: self.n]
+            self.arrays[key] = new
+            del old, new
+
+    def _put(self, key: str, values: np.ndarray) -> None:
+        array = self.arrays.get(key)
+        if array is None:
+            array = self.arrays[key] = _mapped(self.capacity, values.dtype)
+        array[self.n : self.n + len(values)] = values
+
+    def add(self, file: LogFile, piece: _PieceResult, line_offset: int) -> None:
+        """Fold ``piece`` in (its columns are dropped from it), numbering its lines from ``line_offset``."""
+        n = len(piece.line_no)
+        if not self.file_rows or self.file_rows[-1][0] is not file:
+            self.file_rows.append((file, self.n, 0))
+        self.reserve(n)
+        self._put("ts", piece.ts)
+        self._put("line_no", piece.line_no + line_offset)
+        for name, column in piece.columns.items():
+            kind = self.kinds.setdefault(name, column[0])
+            if kind == "num":
+                self._put(name, column[1])
+                if column[2] is not None:
+                    self._put(f"{name}.mask", column[2])
+            elif kind == "cat":
+                self.parts.setdefault(name, []).append((column[1], column[2]))
+            else:
+                self.parts.setdefault(name, []).extend(column[1])
+        self.n += n
+        file_, first, count = self.file_rows[-1]
+        self.file_rows[-1] = (file_, first, count + n)
+        piece.columns = {}
+        piece.ts = piece.line_no = np.empty(0, dtype=np.int64)
+
+    def array(self, key: str) -> np.ndarray:
+        return self.arrays[key][: self.n]
+
+    def file_slice(self, file: LogFile) -> slice:
+        for file_, first, count in self.file_rows:
+            if file_ is file:
+                return slice(first, first + count)
+        return slice(0, 0)
 
 
 def _file_results(
-    file: LogFile, pool: ThreadPoolExecutor, workers: int, *, slow: bool, unparsed: Unparsed
+    file: LogFile, pool: ThreadPoolExecutor, workers: int, *, slow: bool, unparsed: Unparsed, rows: _Rows
 ) -> list[_PieceResult]:
+    """The file's pieces, worked on in ``pool``; their access rows are folded into ``rows`` as they come."""
     results: list[_PieceResult] = []
     pending: deque[Any] = deque()
     layout: _Layout | None = None
+    offset = 0
+    size = _size(file)
+
+    def collect() -> None:
+        nonlocal offset
+        r = pending.popleft().result()
+        if not results and size:  # room for the rows this file is likely to hold
+            rows.reserve(int(len(r.line_no) * size / max(r.n_bytes, 1) * 1.1) + 1024)
+        rows.add(file, r, offset)
+        # line numbers of the file, not of the piece
+        if offset:
+            for m in r.messages:
+                m.line_no += offset
+            r.skipped.sample = [(n + offset, text) for n, text in r.skipped.sample]
+        offset += r.n_lines
+        results.append(r)
+
     # streamed in pieces that end at a line end; an unreadable file, or the part of one
     # beyond the read cap, is counted in ``unparsed``
     for i, data in enumerate(file.pieces(unparsed, piece_bytes=_PIECE_BYTES)):
         if i == 0 and not slow:
             layout = _detect(bytes(data))
         pending.append(pool.submit(_work, data, layout))
+        del data
         if len(pending) > workers:
-            results.append(pending.popleft().result())
+            collect()
     while pending:
-        results.append(pending.popleft().result())
-    # line numbers of the file, not of the piece
-    offset = 0
-    for r in results:
-        if offset:
-            r.line_no += offset
-            for m in r.messages:
-                m.line_no += offset
-            r.skipped.sample = [(n + offset, text) for n, text in r.skipped.sample]
-        offset += r.n_lines
+        collect()
     return results
+
+
+def _size(file: LogFile) -> int:
+    """Bytes the file is likely to give (0 when unknown)."""
+    if file.path is None:
+        return 0
+    try:
+        return min(file.path.stat().st_size, MAX_FILE_BYTES)
+    except OSError:
+        return 0
 
 
 def _compact(uniques: list[str | None], codes: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -1177,7 +1279,7 @@ def _categorical(parts: list[Any], total: int) -> pd.Categorical:
     categories = sorted(present)
     position = {c: i for i, c in enumerate(categories)}
     dtype = _code_dtype(len(categories))
-    codes = np.empty(total, dtype=dtype)
+    codes = _mapped(total, dtype)
     at = 0
     for i, (uniques, part) in enumerate(parts):
         remap = np.array([position[u] if u is not None else -1 for u in uniques] + [-1], dtype=dtype)
@@ -1189,72 +1291,48 @@ def _categorical(parts: list[Any], total: int) -> pd.Categorical:
     )
 
 
-def _column(kind: str, parts: list[Any], dtype: str, total: int) -> Any:
-    """One frame column from the pieces' parts, filled in place and each part freed once copied."""
-    if kind == "cat":
-        return _categorical([(p[1], p[2]) for p in parts], total)
-    if kind == "str":
-        chunks = [chunk for p in parts for chunk in p[1]]
-        return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
-    values = np.empty(total, dtype=parts[0][1].dtype)
-    mask = None if dtype == "float64" else np.empty(total, dtype=bool)
-    at = 0
-    for i, (_, part_values, part_mask) in enumerate(parts):
-        values[at : at + len(part_values)] = part_values
-        if mask is not None:
-            mask[at : at + len(part_values)] = part_mask
-        at += len(part_values)
-        parts[i] = None
-    return values if mask is None else pd.arrays.IntegerArray(values, mask)
-
-
-def _constant_categorical(values: list[str], counts: list[int], total: int) -> pd.Categorical:
+def _constant_categorical(values: list[str | None], counts: list[int], total: int) -> pd.Categorical:
     return _categorical([([v], np.zeros(n, dtype=np.int8)) for v, n in zip(values, counts, strict=True)], total)
 
 
-def _access_frame(files: list[LogFile], results: list[list[_PieceResult]], unparsed: Unparsed) -> pd.DataFrame:
-    """The ingress frame, built column by column while the pieces' columns are freed.
+def _access_frame(rows: _Rows, unparsed: Unparsed) -> pd.DataFrame:
+    """The ingress frame from the rows folded in, column by column, each piece's part dropped once in.
 
-    Peak memory stays near the frame's own size: every column is allocated once at its
-    final size and filled piece by piece, and each piece's copy of it is dropped as soon as
-    it is in (issue #12: a 1 GiB access log within 1.5 GB).
+    Peak memory stays near the frame's own size (issue #12: a 1 GiB access log within 1.5 GB).
     """
-    pieces = [(f, r) for f, rs in zip(files, results, strict=True) for r in rs if len(r.line_no)]
-    if not pieces:
+    if not rows.n:
         empty = schema.INGRESS.empty()
         empty.attrs.update(unparsed=unparsed.count, unparsed_sample=list(unparsed.sample))
         return empty
-    counts = [len(r.line_no) for _, r in pieces]
-    total = sum(counts)
+    total = rows.n
     data: dict[str, Any] = {}
-    ts = np.empty(total, dtype=np.int64)
-    line_no = np.empty(total, dtype=np.int64)
-    at = 0
-    for (_, r), n in zip(pieces, counts, strict=True):
-        ts[at : at + n] = r.ts
-        line_no[at : at + n] = r.line_no
-        r.ts = r.line_no = np.empty(0, dtype=np.int64)
-        at += n
-    data["ts"] = pd.DatetimeIndex(ts.view("datetime64[ns]")).tz_localize("UTC")
-    per_file: dict[int, tuple[LogFile, int]] = {}
-    for (f, _), n in zip(pieces, counts, strict=True):
-        per_file[id(f)] = (f, per_file.get(id(f), (f, 0))[1] + n)
-    file_rows = list(per_file.values())
+    data["ts"] = pd.DatetimeIndex(rows.array("ts").view("datetime64[ns]"), copy=False).array.view(
+        pd.DatetimeTZDtype(tz="UTC")
+    )
+    files = [f for f, _, _ in rows.file_rows]
+    counts = [n for _, _, n in rows.file_rows]
     data["source"] = pd.arrays.ArrowStringArray(
-        pa.chunked_array([c for f, n in file_rows for c in _repeated(f.name, n)], type=pa.large_string())
+        pa.chunked_array(
+            [c for f, n in zip(files, counts, strict=True) for c in _repeated(f.name, n)], type=pa.large_string()
+        )
     )
-    data["line_no"] = pd.arrays.IntegerArray(line_no, np.zeros(total, dtype=bool))
+    data["line_no"] = pd.arrays.IntegerArray(rows.array("line_no"), np.zeros(total, dtype=bool))
     for name in ("namespace", "pod", "container"):
-        data[name] = _constant_categorical([getattr(f, name) for f, _ in file_rows], [n for _, n in file_rows], total)
+        data[name] = _constant_categorical([getattr(f, name) for f in files], counts, total)
     data["is_previous"] = pd.arrays.BooleanArray(
-        np.concatenate([np.full(n, f.is_previous, dtype=bool) for f, n in file_rows]), np.zeros(total, dtype=bool)
+        np.concatenate([np.full(n, f.is_previous, dtype=bool) for f, n in zip(files, counts, strict=True)]),
+        np.zeros(total, dtype=bool),
     )
-    dtypes = schema.INGRESS.dtypes
-    for name in list(pieces[0][1].columns):
-        parts = [r.columns.pop(name) for _, r in pieces]
-        data[name] = _column(parts[0][0], parts, dtypes[name], total)
-        del parts
-    del pieces
+    for name, kind in rows.kinds.items():
+        if kind == "cat":
+            data[name] = _categorical(rows.parts.pop(name), total)
+        elif kind == "str":
+            data[name] = pd.arrays.ArrowStringArray(pa.chunked_array(rows.parts.pop(name), type=pa.large_string()))
+        elif f"{name}.mask" in rows.arrays:
+            data[name] = pd.arrays.IntegerArray(rows.array(name), rows.array(f"{name}.mask"))
+        else:
+            data[name] = rows.array(name)
+    rows.arrays.clear()
     frame = pd.DataFrame(data, index=pd.RangeIndex(total), copy=False)
     del data
     return schema.INGRESS.conform(frame, unparsed=unparsed.count, unparsed_sample=unparsed.sample)
@@ -1285,15 +1363,16 @@ def _klog_ns(when: tuple[int, ...], reference: int) -> int:
     return best
 
 
-def _messages_frame(files: list[LogFile], results: list[list[_PieceResult]], now: int) -> pd.DataFrame:
+def _messages_frame(files: list[LogFile], results: list[list[_PieceResult]], rows: _Rows, now: int) -> pd.DataFrame:
     columns: dict[str, list[Any]] = {name: [] for name in schema.INGRESS_MESSAGES.names}
     stamps: list[int] = []
     for file, file_results in zip(files, results, strict=True):
         messages = [m for r in file_results for m in r.messages]
         if not messages:
             continue
-        line_no = np.concatenate([r.line_no for r in file_results])
-        ts = np.concatenate([r.ts for r in file_results])
+        where = rows.file_slice(file)
+        line_no = rows.array("line_no")[where] if rows.n else np.empty(0, dtype=np.int64)
+        ts = rows.array("ts")[where] if rows.n else np.empty(0, dtype=np.int64)
         known = ts != _NAT
         line_no, ts = line_no[known], ts[known]
         kubelet = _iso_ns([m.kubelet_ts for m in messages]).tolist()
@@ -1339,16 +1418,17 @@ def _frames(source: Bundle | str | os.PathLike[str] | TextIO, *, _slow: bool = F
     workers = max(1, min(4, os.cpu_count() or 1))
     results: list[list[_PieceResult]] = []
     unparsed = Unparsed()
+    rows = _Rows()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for file in files:
-            results.append(_file_results(file, pool, workers, slow=_slow, unparsed=unparsed))
+            results.append(_file_results(file, pool, workers, slow=_slow, unparsed=unparsed, rows=rows))
     for file, file_results in zip(files, results, strict=True):
         for r in file_results:
             for line_no, text in r.skipped.sample:
                 unparsed.add(file.name, line_no, text)
             unparsed.count += r.skipped.count - len(r.skipped.sample)
-    messages = _messages_frame(files, results, pd.Timestamp.now(tz="UTC").value)
-    access = _access_frame(files, results, unparsed)  # frees the pieces as it goes
+    messages = _messages_frame(files, results, rows, pd.Timestamp.now(tz="UTC").value)
+    access = _access_frame(rows, unparsed)
     return {"ingress": access, "ingress_messages": messages}
 
 
