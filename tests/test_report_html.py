@@ -10,6 +10,7 @@ data, the findings table present, no code.
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_checker_catches_figures_lost_by_plain_nbconvert(tiny_report, browser, t
 
 
 def test_checker_catches_figures_without_plotly_js(tiny_report, browser, tmp_path, monkeypatch):
-    # figure <div>s present but plotly.js not embedded: the page throws and draws nothing
+    # figure <div>s present but no plotly.js (an empty plotly.min.js beside the page): the page throws and draws nothing
     monkeypatch.setattr(plotly.offline, "get_plotlyjs", lambda: "")
     broken = pa.report.export_html(tiny_report.notebook, out=tmp_path / "broken.html")
     page = browser.open(broken, settle_s=2)
@@ -65,6 +66,28 @@ def test_checker_catches_figures_without_plotly_js(tiny_report, browser, tmp_pat
     assert page.figures == 2
     assert any("Plotly is not defined" in p for p in problems), problems
     assert any(p.startswith("missing plots: 0 of 2") for p in problems), problems
+
+
+def test_pages_load_the_runs_one_plotly_js(tiny_report, browser, tmp_path):
+    # issue #12: plotly.js once per run, beside the pages, not 5 MB inside each page
+    shared = tiny_report.html.parent / pa.report.PLOTLY_JS
+    assert shared.read_text(encoding="utf-8") == plotly.offline.get_plotlyjs()
+    page = tiny_report.html.read_text(encoding="utf-8")
+    assert re.findall(r"<script[^>]*\bsrc=\"([^\"]*)\"", page) == ["plotly.min.js"]  # relative: works from file://
+    assert len(page.encode("utf-8")) < 1_000_000
+    assert plotly.offline.get_plotlyjs()[:2000] not in page
+    # the page without that file: the checker sees it draw nothing
+    alone = tmp_path / "alone.html"
+    alone.write_text(page, encoding="utf-8")
+    problems = browser.open(alone, settle_s=2).problems(figures=2, codes=["CRASHLOOP_DNS"])
+    assert any("Plotly is not defined" in p for p in problems), problems
+    assert any(p.startswith("missing plots: 0 of 2") for p in problems), problems
+
+
+def test_a_page_with_plotly_js_embedded_stands_alone(tiny_report, browser, tmp_path):
+    page = pa.report.export_html(tiny_report.notebook, out=tmp_path / "alone.html", embed_plotlyjs=True)
+    assert not (tmp_path / pa.report.PLOTLY_JS).exists()
+    assert browser.open(page).problems(figures=2, codes=["CRASHLOOP_DNS"]) == []
 
 
 def test_checker_catches_a_missing_findings_table(tiny_report, browser):
