@@ -1030,9 +1030,38 @@ class Run:
 CODE: Path | None = None
 
 
+#: The measured process: what the ``panda-analysis`` console script runs (``panda_analysis.cli:main``),
+#: plus its own peak RSS written at exit. ``VmHWM`` belongs to the process's memory after exec;
+#: the ``ru_maxrss`` that ``wait4`` reports does not (Linux keeps the high-water mark of the
+#: forked copy of this, possibly big, process across ``execve``).
+_CHILD = """\
+import atexit, os, sys
+def _hwm():
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        with open(os.environ["DIAGNOSE_BENCH_HWM"], "w") as out:
+            out.write(str(kib))
+    except (OSError, StopIteration, KeyError, ValueError):
+        pass
+atexit.register(_hwm)
+from panda_analysis.cli import main
+sys.argv[0] = "panda-analysis"
+sys.exit(main())
+"""
+
+
 def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("panda-analysis")
-    return [str(script)] if script.exists() and CODE is None else [sys.executable, "-m", "panda_analysis"]
+    return [sys.executable, "-c", _CHILD]
+
+
+def _vmhwm_mb(pid: int) -> float | None:
+    """``VmHWM`` of a running process, MB (10^6 bytes); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) * 1024 / 1e6
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
 def _child_env() -> tuple[dict[str, str], str]:
@@ -1051,30 +1080,39 @@ def measured_package() -> str:
     return str(Path(done.stdout).parent)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int | None, float | None]:
-    """Reap ``proc`` with wait4 (its own rusage, not every child's); kill it at the timeout."""
+def _wait(
+    proc: subprocess.Popen[bytes], timeout_s: float, hwm_file: Path | None = None
+) -> tuple[int | None, float | None]:
+    """Reap ``proc``, killing it at the timeout; its exit status (None: killed) and peak RSS, MB.
+
+    The peak is the ``VmHWM`` the process wrote at exit (``hwm_file``), else the last one read
+    from ``/proc/<pid>/status`` while it ran (polled every 20 ms; ``VmHWM`` only grows).
+    """
     deadline = time.monotonic() + timeout_s
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss * 1024 / 1e6  # KiB on Linux
+    polled: float | None = None
+    while proc.poll() is None:
+        polled = _vmhwm_mb(proc.pid) or polled
         if time.monotonic() > deadline:
             proc.kill()
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return None, usage.ru_maxrss * 1024 / 1e6
+            proc.wait()
+            return None, polled
         time.sleep(0.02)
+    if hwm_file is not None:
+        with contextlib.suppress(OSError, ValueError):
+            return proc.returncode, int(hwm_file.read_text()) * 1024 / 1e6
+    return proc.returncode, polled
 
 
 def measure_diagnose(path: Path | str, *, timeout_s: float = 1800.0) -> Run:
     """Wall time, peak RSS and findings of ``panda-analysis diagnose PATH --json`` in a fresh process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
         env, cwd = _child_env()
+        hwm = Path(tmp) / "vmhwm"
+        env["DIAGNOSE_BENCH_HWM"] = str(hwm)
         cmd = [*_cli(), "diagnose", str(Path(path).resolve()), "--json"]
+        started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
-        status, rss = _wait(proc, timeout_s)
+        status, rss = _wait(proc, timeout_s, hwm)
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
