@@ -4,10 +4,16 @@ Rule-independent: :func:`timeline` reads the frames (and optionally a list of fi
 and returns one tidy DataFrame, sorted by time, that a notebook can filter and that
 ``pa.plot.timeline`` draws. Bursts are aggregated (HTTP 5xx and repeated log errors: one
 row per minute, not per request) so a retry storm is a few rows, not thousands.
+
+Each source is read once: error records and 5xx answers are grouped with one vectorised
+groupby each (first row, count, last time, codes, upstreams and clients per group), and
+the queue snapshots are sorted once and walked queue by queue (issue #12: a whole-frame
+sort per queue or per burst took seconds on 2,000 job queues).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -16,7 +22,18 @@ import numpy as np
 import pandas as pd
 
 from panda_analysis._time import UTC_NS
-from panda_analysis.diagnose._util import fmt_duration, fmt_time, plural
+from panda_analysis.diagnose._util import (
+    component_of,
+    fmt_duration,
+    fmt_time,
+    host_of,
+    integer,
+    missing,
+    number,
+    plural,
+    records,
+    text,
+)
 from panda_analysis.findings import Finding
 from panda_analysis.schema import Frames
 
@@ -42,20 +59,6 @@ SEVERITIES = ("critical", "warning", "info")
 _KIND_DTYPE = pd.CategoricalDtype(list(KINDS))
 _SEVERITY_DTYPE = pd.CategoricalDtype(list(SEVERITIES))
 
-# Pod / container name → component, the names findings use (focus-server, rabbitmq, ...).
-_COMPONENTS = (
-    ("ingress-nginx", "ingress-nginx"),
-    ("focus-server", "focus-server"),
-    ("rabbitmq", "rabbitmq"),
-    ("grpc-job", "grpc-job"),
-    ("baby-analyzer", "grpc-job"),
-    ("mongodb", "mongodb"),
-    ("mongo", "mongodb"),
-    ("prisma-web-app", "prisma-web-app"),
-    ("webapp", "prisma-web-app"),
-    ("segy-recorder", "segy-recorder"),
-    ("coredns", "coredns"),
-)
 # Other container logs carry no level column: these shapes mark an error line
 # (Python/Go/Java level words, bracketed levels, logfmt, MongoDB JSON "s":"E"/"F").
 _ERROR_LINE = re.compile(
@@ -66,41 +69,8 @@ _NUMBERS = re.compile(r"0x[0-9a-f]+|\d+", re.I)
 _WAITING_INFO = {"ContainerCreating", "PodInitializing"}
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and value != value
-
-
-def _str(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None or _missing(value) else int(value)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None or _missing(value) else float(value)
-
-
-def _component(*names: Any, default: str = "kubernetes") -> str:
-    for name in names:
-        text = _str(name)
-        if not text:
-            continue
-        lowered = text.lower()
-        for needle, component in _COMPONENTS:
-            if needle in lowered:
-                return component
-    for name in names[1:]:  # the container name, when it is not a known component
-        if _str(name):
-            return str(name)
-    return default
-
-
-def _first_line(text: Any, limit: int = 300) -> str:
-    line = (_str(text) or "").split("\n", 1)[0].strip()
+def _first_line(value: Any, limit: int = 300) -> str:
+    line = (text(value) or "").split("\n", 1)[0].strip()
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -109,7 +79,7 @@ def _row(
     component: str,
     kind: str,
     severity: str,
-    text: str,
+    said: str,
     *,
     source: Any = None,
     line_no: Any = None,
@@ -122,31 +92,31 @@ def _row(
         "component": component,
         "kind": kind,
         "severity": severity,
-        "text": text,
+        "text": said,
         "count": count,
-        "source": _str(source),
-        "line_no": None if _missing(line_no) else int(line_no),
+        "source": text(source),
+        "line_no": None if missing(line_no) else int(line_no),
     }
 
 
 def _events(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for r in df.to_dict("records"):
-        first = r["first_ts"] if not _missing(r.get("first_ts")) else r.get("ts")
-        last = r["last_ts"] if not _missing(r.get("last_ts")) else None
-        count = 1 if _missing(r.get("count")) else int(r["count"])
-        text = f"{r.get('reason') or 'Event'} {r.get('object_kind') or ''}/{r.get('object_name') or ''}: {_first_line(r.get('message'))}"
+        first = r["first_ts"] if not missing(r.get("first_ts")) else r.get("ts")
+        last = r["last_ts"] if not missing(r.get("last_ts")) else None
+        count = 1 if missing(r.get("count")) else int(r["count"])
+        said = f"{r.get('reason') or 'Event'} {r.get('object_kind') or ''}/{r.get('object_name') or ''}: {_first_line(r.get('message'))}"
         if count > 1:
-            text += f" (×{count}, last {fmt_time(last)})" if last is not None else f" (×{count})"
+            said += f" (×{count}, last {fmt_time(last)})" if last is not None else f" (×{count})"
         severity = "warning" if str(r.get("type") or "") == "Warning" else "info"
-        component = _component(r.get("pod") or r.get("object_name"), r.get("container"))
+        component = component_of(r.get("pod") or r.get("object_name"), r.get("container"))
         out.append(
             _row(
                 first,
                 component,
                 "k8s_event",
                 severity,
-                text,
+                said,
                 source=r.get("source"),
                 line_no=r.get("line_no"),
                 end_ts=last if last is not None and last != first else None,
@@ -160,45 +130,45 @@ def _restarts(df: pd.DataFrame, pods_text: pd.DataFrame, now: pd.Timestamp | Non
     out = []
     for r in df.to_dict("records"):
         pod, container = r.get("pod"), r.get("container")
-        component = _component(pod, container)
-        if not _missing(r.get("last_finished_at")):
-            reason = _str(r.get("last_reason")) or "terminated"
+        component = component_of(pod, container)
+        if not missing(r.get("last_finished_at")):
+            reason = text(r.get("last_reason")) or "terminated"
             code = r.get("last_exit_code")
-            restarts = 0 if _missing(r.get("restart_count")) else int(r["restart_count"])
-            text = f"{container} in {pod} terminated: {reason}"
-            if not _missing(code):
-                text += f", exit code {int(code)}"
-            if not _missing(r.get("last_started_at")):
-                text += f" after {fmt_duration(r['last_finished_at'] - r['last_started_at'])}"
-            text += f" ({plural(restarts, 'restart')} so far)"
-            if _str(r.get("last_message")):
-                text += f": {_first_line(r['last_message'], 200)}"
-            clean_exit = reason == "Completed" and (_missing(code) or int(code) == 0)
+            restarts = 0 if missing(r.get("restart_count")) else int(r["restart_count"])
+            said = f"{container} in {pod} terminated: {reason}"
+            if not missing(code):
+                said += f", exit code {int(code)}"
+            if not missing(r.get("last_started_at")):
+                said += f" after {fmt_duration(r['last_finished_at'] - r['last_started_at'])}"
+            said += f" ({plural(restarts, 'restart')} so far)"
+            if text(r.get("last_message")):
+                said += f": {_first_line(r['last_message'], 200)}"
+            clean_exit = reason == "Completed" and (missing(code) or int(code) == 0)
             out.append(
                 _row(
                     r["last_finished_at"],
                     component,
                     "restart",
                     "info" if clean_exit else "warning",
-                    text,
+                    said,
                     source=r.get("source"),
                     line_no=r.get("line_no"),
-                    end_ts=r.get("started_at") if not _missing(r.get("started_at")) else None,
+                    end_ts=r.get("started_at") if not missing(r.get("started_at")) else None,
                 )
             )
         if str(r.get("state") or "") == "waiting":
-            reason = _str(r.get("waiting_reason")) or "waiting"
-            text = f"{container} in {pod} is waiting: {reason}"
-            if _str(r.get("waiting_message")):
-                text += f" ({_first_line(r['waiting_message'], 200)})"
-            when = r.get("ts") if not _missing(r.get("ts")) else now
+            reason = text(r.get("waiting_reason")) or "waiting"
+            said = f"{container} in {pod} is waiting: {reason}"
+            if text(r.get("waiting_message")):
+                said += f" ({_first_line(r['waiting_message'], 200)})"
+            when = r.get("ts") if not missing(r.get("ts")) else now
             out.append(
                 _row(
                     when,
                     component,
                     "waiting",
                     "info" if reason in _WAITING_INFO else "warning",
-                    text,
+                    said,
                     source=r.get("source"),
                     line_no=r.get("line_no"),
                 )
@@ -207,16 +177,16 @@ def _restarts(df: pd.DataFrame, pods_text: pd.DataFrame, now: pd.Timestamp | Non
     known = set(df["pod"].astype("string").dropna()) if len(df) else set()
     for r in pods_text.to_dict("records"):
         restarts = r.get("restart_count")
-        if _missing(restarts) or int(restarts) == 0 or _missing(r.get("last_restart_at")) or str(r.get("pod")) in known:
+        if missing(restarts) or int(restarts) == 0 or missing(r.get("last_restart_at")) or str(r.get("pod")) in known:
             continue
-        text = f"{r.get('pod')}: {plural(int(restarts), 'restart')}, the last about {fmt_duration(r.get('last_restart_ago_s'))} before collection (kubectl get pods)"
+        said = f"{r.get('pod')}: {plural(int(restarts), 'restart')}, the last about {fmt_duration(r.get('last_restart_ago_s'))} before collection (kubectl get pods)"
         out.append(
             _row(
                 r["last_restart_at"],
-                _component(r.get("pod")),
+                component_of(r.get("pod")),
                 "restart",
                 "warning",
-                text,
+                said,
                 source=r.get("source"),
                 line_no=r.get("line_no"),
             )
@@ -227,20 +197,33 @@ def _restarts(df: pd.DataFrame, pods_text: pd.DataFrame, now: pd.Timestamp | Non
 def _jobs(df: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for r in df.to_dict("records"):
-        condition = _str(r.get("condition"))
+        condition = text(r.get("condition"))
         if condition not in {"Failed", "Complete"}:
             continue
-        when = r.get("completed_at") if not _missing(r.get("completed_at")) else r.get("ts")
-        text = f"Job {r.get('job_name')} {condition}"
-        if _str(r.get("condition_reason")):
-            text += f": {r['condition_reason']}"
-        if _str(r.get("condition_message")):
-            text += f" ({_first_line(r['condition_message'], 200)})"
+        when = r.get("completed_at") if not missing(r.get("completed_at")) else r.get("ts")
+        said = f"Job {r.get('job_name')} {condition}"
+        if text(r.get("condition_reason")):
+            said += f": {r['condition_reason']}"
+        if text(r.get("condition_message")):
+            said += f" ({_first_line(r['condition_message'], 200)})"
         severity = "warning" if condition == "Failed" else "info"
         out.append(
-            _row(when, "grpc-job", "job_state", severity, text, source=r.get("source"), line_no=r.get("line_no"))
+            _row(when, "grpc-job", "job_state", severity, said, source=r.get("source"), line_no=r.get("line_no"))
         )
     return out
+
+
+def _first_rows(df: pd.DataFrame, group: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, list[pd.Timestamp]]:
+    """Per group (numbered 0..n-1): its first row in time order, its size and its last time.
+
+    ``df`` rows carry their group number in ``group``; within a group rows are ordered by
+    ``ts`` then ``line_no`` (stable), as a per-group sort would order them.
+    """
+    ordered = df.assign(_group=group).sort_values(["_group", "ts", "line_no"], kind="stable")
+    groups = ordered["_group"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(ordered)] - 1
+    return ordered.iloc[starts], ends - starts + 1, ordered["ts"].iloc[ends].tolist()
 
 
 def _log_errors(df: pd.DataFrame, *, default: str, is_error: pd.Series | None = None) -> list[dict[str, Any]]:
@@ -253,7 +236,8 @@ def _log_errors(df: pd.DataFrame, *, default: str, is_error: pd.Series | None = 
         is_critical = level == "critical"
     else:
         is_critical = pd.Series(False, index=df.index)
-    errors = df[is_error.to_numpy(dtype=bool) & df["ts"].notna().to_numpy()]
+    chosen = is_error.to_numpy(dtype=bool) & df["ts"].notna().to_numpy()
+    errors = df[chosen].reset_index(drop=True)
     if not len(errors):
         return []
     message = errors["message"].astype("string").fillna("")
@@ -262,40 +246,51 @@ def _log_errors(df: pd.DataFrame, *, default: str, is_error: pd.Series | None = 
             "source": errors["source"].astype("string").fillna("?"),
             "minute": errors["ts"].dt.floor("min"),
             "shape": message.map(lambda m: _NUMBERS.sub("#", _first_line(m, 120))),
-        },
-        index=errors.index,
+        }
     )
+    # groups numbered in the order they are first seen (groupby sort=False)
+    group = keys.groupby(["source", "minute", "shape"], sort=False, observed=True).ngroup().to_numpy()
+    critical = np.zeros(group.max() + 1, dtype=bool)
+    np.logical_or.at(critical, group, is_critical.to_numpy(dtype=bool)[chosen])
+    firsts, sizes, lasts = _first_rows(errors, group)
+    has_pod, has_container = "pod" in errors.columns, "container" in errors.columns
     out = []
-    for _, idx in keys.groupby(["source", "minute", "shape"], sort=False, observed=True).groups.items():
-        group = errors.loc[idx].sort_values(["ts", "line_no"], kind="stable")
-        first = group.iloc[0]
-        n = len(group)
-        text = _first_line(first["message"])
+    for first, n, last, bad in zip(records(firsts), sizes, lasts, critical, strict=True):
+        said = _first_line(first["message"])
         if n > 1:
-            text += f" (×{n} in this minute)"
-        pod = first.get("pod") if "pod" in group.columns else None
-        container = first.get("container") if "container" in group.columns else None
+            said += f" (×{n} in this minute)"
         out.append(
             _row(
                 first["ts"],
-                _component(pod, container, default=default),
+                component_of(
+                    first["pod"] if has_pod else None, first["container"] if has_container else None, default=default
+                ),
                 "error",
-                "critical" if bool(is_critical.loc[idx].any()) else "warning",
-                text,
+                "critical" if bad else "warning",
+                said,
                 source=first["source"],
                 line_no=first["line_no"],
-                end_ts=group["ts"].iloc[-1] if n > 1 else None,
-                count=n,
+                end_ts=last if n > 1 else None,
+                count=int(n),
             )
         )
     return out
+
+
+def _distinct(group: np.ndarray, values: pd.Series) -> dict[int, list[Any]]:
+    """The distinct non-null ``values`` of each group, sorted."""
+    pairs = pd.DataFrame({"g": group, "v": values.to_numpy(dtype=object, na_value=None)}).dropna().drop_duplicates()
+    out: dict[int, list[Any]] = {}
+    for g, v in zip(pairs["g"], pairs["v"], strict=True):
+        out.setdefault(int(g), []).append(v)
+    return {g: sorted(vs) for g, vs in out.items()}
 
 
 def _http_5xx(df: pd.DataFrame, *, component: str, upstream_column: str | None) -> list[dict[str, Any]]:
     if not len(df):
         return []
     status = pd.to_numeric(df["status"], errors="coerce")
-    bad = df[(status >= 500).fillna(False).to_numpy(dtype=bool) & df["ts"].notna().to_numpy()]
+    bad = df[(status >= 500).fillna(False).to_numpy(dtype=bool) & df["ts"].notna().to_numpy()].reset_index(drop=True)
     if not len(bad):
         return []
     route = bad["route"].astype("string").fillna(bad["path"].astype("string")).fillna("?")
@@ -304,39 +299,40 @@ def _http_5xx(df: pd.DataFrame, *, component: str, upstream_column: str | None) 
             "minute": bad["ts"].dt.floor("min"),
             "method": bad["method"].astype("string").fillna("?"),
             "route": route,
-        },
-        index=bad.index,
+        }
     )
+    # groups numbered in (minute, method, route) order (groupby sort=True)
+    group = keys.groupby(["minute", "method", "route"], sort=True, observed=True).ngroup().to_numpy()
+    firsts, sizes, lasts = _first_rows(bad, group)
+    codes = _distinct(group, pd.to_numeric(bad["status"]).astype("Int64"))
+    upstreams = (
+        _distinct(group, bad[upstream_column].astype("string"))
+        if upstream_column and upstream_column in bad.columns
+        else {}
+    )
+    client = bad["remote_addr" if "remote_addr" in bad.columns else "client_addr"].astype("string")
+    clients = client.groupby(group).nunique()
+    labels = keys.iloc[firsts.index]
     out = []
-    for (_, method, path), idx in keys.groupby(["minute", "method", "route"], sort=True, observed=True).groups.items():
-        group = bad.loc[idx].sort_values(["ts", "line_no"], kind="stable")
-        codes = ", ".join(str(c) for c in sorted(pd.to_numeric(group["status"]).dropna().astype(int).unique()))
-        n = len(group)
-        text = f"{n} × HTTP {codes} on {method} {path}"
-        if upstream_column and upstream_column in group.columns:
-            upstreams = sorted(group[upstream_column].astype("string").dropna().unique())
-            if upstreams:
-                text += f" (upstream {', '.join(upstreams)})"
-        clients = (
-            group["remote_addr" if "remote_addr" in group.columns else "client_addr"]
-            .astype("string")
-            .dropna()
-            .nunique()
-        )
-        if clients:
-            text += f" from {plural(int(clients), 'client')}"
-        first = group.iloc[0]
+    for g, (first, n, last, method, path) in enumerate(
+        zip(records(firsts), sizes, lasts, labels["method"], labels["route"], strict=True)
+    ):
+        said = f"{n} × HTTP {', '.join(str(int(c)) for c in codes.get(g, []))} on {method} {path}"
+        if upstreams.get(g):
+            said += f" (upstream {', '.join(upstreams[g])})"
+        if clients.get(g, 0):
+            said += f" from {plural(int(clients[g]), 'client')}"
         out.append(
             _row(
                 first["ts"],
                 component,
                 "http_5xx_burst",
                 "warning",
-                text,
+                said,
                 source=first["source"],
                 line_no=first["line_no"],
-                end_ts=group["ts"].iloc[-1] if n > 1 else None,
-                count=n,
+                end_ts=last if n > 1 else None,
+                count=int(n),
             )
         )
     return out
@@ -344,12 +340,12 @@ def _http_5xx(df: pd.DataFrame, *, component: str, upstream_column: str | None) 
 
 def _metadata_state(r: dict[str, Any]) -> tuple[str, str]:
     """(state, description) of one `GET /live_metadata` probe."""
-    status = _int(r.get("status"))
-    if status is None or not 200 <= status < 300 or _str(r.get("error")):
-        why = _str(r.get("error")) or (f"HTTP {status}" if status is not None else "no answer")
+    status = integer(r.get("status"))
+    if status is None or not 200 <= status < 300 or text(r.get("error")):
+        why = text(r.get("error")) or (f"HTTP {status}" if status is not None else "no answer")
         return "probe failed", f"probe failed ({_first_line(why, 160)})"
-    prr, dx = _float(r.get("prr")), _float(r.get("dx"))
-    sw = _str(r.get("sw_version")) or ""
+    prr, dx = number(r.get("prr")), number(r.get("dx"))
+    sw = text(r.get("sw_version")) or ""
     facts = f"prr {prr}, dx {dx}, sw_version {sw!r}"
     if prr is None or prr <= 0 or dx is None or dx <= 0 or "waiting for fiber" in sw.lower():
         return "not ready", f"not ready: {facts}"
@@ -374,14 +370,14 @@ def _live_metadata(df: pd.DataFrame) -> list[dict[str, Any]]:
         state, description = states[a]
         label = "first probe" if n_run == 0 else "changed"
         count = b - a + 1
-        text = f"live metadata {description} ({label}; {plural(count, 'probe')} until {fmt_time(records[b]['ts'])})"
+        said = f"live metadata {description} ({label}; {plural(count, 'probe')} until {fmt_time(records[b]['ts'])})"
         out.append(
             _row(
                 records[a]["ts"],
                 "probe",
                 "metadata_state",
                 "info" if state == "ready" else "warning",
-                text,
+                said,
                 source=records[a].get("source"),
                 line_no=records[a].get("line_no"),
                 end_ts=records[b]["ts"] if b > a else None,
@@ -406,83 +402,100 @@ def _live_metadata(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _queues(df: pd.DataFrame) -> list[dict[str, Any]]:
-    snaps = df[df["ts"].notna()]
+    snaps = df[df["ts"].notna().to_numpy()]
     if not len(snaps):
         return []
-    times = np.sort(snaps["ts"].unique())
-    out = []
+    times = sorted(set(snaps["ts"]))
     name = snaps["queue"].astype("string").fillna("?")
-    for queue, group in snaps.groupby(name, sort=True):
-        group = group.sort_values(["ts", "line_no"], kind="stable")
-        seen = set(group["ts"])
-        records = group.to_dict("records")
-        first = records[0]
-        if first["ts"] != times[0]:
-            out.append(
-                _row(
-                    first["ts"],
-                    "rabbitmq",
-                    "queue_state",
-                    "info",
-                    f"queue {queue} appeared ({_queue_facts(first)})",
-                    source=first.get("source"),
-                    line_no=first.get("line_no"),
-                )
+    columns = ["ts", "source", "line_no", "consumer_count", "messages"]
+    # sorted once by queue, then time: each queue's snapshots are one run of rows
+    ordered = snaps[columns].assign(_queue=name.to_numpy()).sort_values(["_queue", "ts", "line_no"], kind="stable")
+    out = []
+    rows = records(ordered)
+    start = 0
+    while start < len(rows):
+        queue = rows[start]["_queue"]
+        end = start
+        while end < len(rows) and rows[end]["_queue"] == queue:
+            end += 1
+        out.extend(_queue_rows(str(queue), rows[start:end], times))
+        start = end
+    return out
+
+
+def _queue_rows(queue: str, snapshots: list[dict[str, Any]], times: list[pd.Timestamp]) -> list[dict[str, Any]]:
+    """One queue over every snapshot time: appeared, disappeared, reappeared, consumer changes."""
+    out = []
+    seen: dict[pd.Timestamp, dict[str, Any]] = {}
+    for r in snapshots:
+        seen.setdefault(r["ts"], r)  # the first row of a time, as the snapshot lists it
+    first = snapshots[0]
+    if first["ts"] != times[0]:
+        out.append(
+            _row(
+                first["ts"],
+                "rabbitmq",
+                "queue_state",
+                "info",
+                f"queue {queue} appeared ({_queue_facts(first)})",
+                source=first.get("source"),
+                line_no=first.get("line_no"),
             )
-        previous = first
-        for snap_ts in times[times > first["ts"]]:
-            if snap_ts in seen:
-                current = next(r for r in records if r["ts"] == snap_ts)
-                if previous is None:
-                    out.append(
-                        _row(
-                            snap_ts,
-                            "rabbitmq",
-                            "queue_state",
-                            "info",
-                            f"queue {queue} reappeared ({_queue_facts(current)})",
-                            source=current.get("source"),
-                            line_no=current.get("line_no"),
-                        )
-                    )
-                else:
-                    out.extend(_consumer_change(str(queue), previous, current))
-                previous = current
-            elif previous is not None:
+        )
+    previous: dict[str, Any] | None = first
+    for snap_ts in times[bisect.bisect_right(times, first["ts"]) :]:
+        current = seen.get(snap_ts)
+        if current is not None:
+            if previous is None:
                 out.append(
                     _row(
                         snap_ts,
                         "rabbitmq",
                         "queue_state",
                         "info",
-                        f"queue {queue} disappeared (last seen {fmt_time(previous['ts'])})",
-                        source=previous.get("source"),
-                        line_no=previous.get("line_no"),
+                        f"queue {queue} reappeared ({_queue_facts(current)})",
+                        source=current.get("source"),
+                        line_no=current.get("line_no"),
                     )
                 )
-                previous = None
+            else:
+                out.extend(_consumer_change(queue, previous, current))
+            previous = current
+        elif previous is not None:
+            out.append(
+                _row(
+                    snap_ts,
+                    "rabbitmq",
+                    "queue_state",
+                    "info",
+                    f"queue {queue} disappeared (last seen {fmt_time(previous['ts'])})",
+                    source=previous.get("source"),
+                    line_no=previous.get("line_no"),
+                )
+            )
+            previous = None
     return out
 
 
 def _queue_facts(r: dict[str, Any]) -> str:
-    consumers = 0 if _missing(r.get("consumer_count")) else int(r["consumer_count"])
-    messages = 0 if _missing(r.get("messages")) else int(r["messages"])
+    consumers = 0 if missing(r.get("consumer_count")) else int(r["consumer_count"])
+    messages = 0 if missing(r.get("messages")) else int(r["messages"])
     return f"{plural(consumers, 'consumer')}, {plural(messages, 'message')}"
 
 
 def _consumer_change(queue: str, before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    a, b = _int(before.get("consumer_count")), _int(after.get("consumer_count"))
+    a, b = integer(before.get("consumer_count")), integer(after.get("consumer_count"))
     if a is None or b is None or a == b:
         return []
     severity = "warning" if b == 0 else "info"
-    text = f"queue {queue}: consumers {a} → {b} ({_queue_facts(after)})"
+    said = f"queue {queue}: consumers {a} → {b} ({_queue_facts(after)})"
     return [
         _row(
             after["ts"],
             "rabbitmq",
             "queue_state",
             severity,
-            text,
+            said,
             source=after.get("source"),
             line_no=after.get("line_no"),
         )
@@ -614,9 +627,9 @@ def timeline(
     if len(frames.ingress):
         rows += _http_5xx(frames.ingress, component="ingress-nginx", upstream_column="proxy_upstream_name")
     elif len(frames.focus):
-        access = frames.focus[frames.focus["kind"].astype("string") == "access"]
+        access = frames.focus[(frames.focus["kind"].astype("string") == "access").fillna(False).to_numpy(dtype=bool)]
         rows += _http_5xx(
-            access.assign(remote_addr=access["client_addr"].astype("string").str.split(":").str[0]),
+            access.assign(remote_addr=access["client_addr"].map(host_of).astype("string")),
             component="focus-server",
             upstream_column=None,
         )
