@@ -1116,10 +1116,18 @@ def _execute_all(
         status = "done" if result.ok else "INTERRUPTED" if isinstance(failure, KeyboardInterrupt) else "FAILED"
         say(f"[{number + 1}/{total}] {kernel.plan.name} {status} in {result.duration_s or 0:.1f} s")
 
-    def wait_all(seconds: float) -> None:
+    def wait_all(seconds: float, err: KeyboardInterrupt) -> None:
         deadline = time.monotonic() + seconds
         while running and time.monotonic() < deadline:
             collect(min(0.2, max(0.0, deadline - time.monotonic())))
+            # a worker that ended with nothing left in the queue: the interrupt came while collect()
+            # held its outcome (threads put before they end, so check they ended first)
+            ended = [n for n, k in running.items() if k.thread is not None and k.thread.ident and not k.thread.is_alive()]
+            if ended and finished.empty():
+                for number in ended:
+                    kernel = running.pop(number)
+                    outcomes[number] = (_interrupted(kernel.plan, out_dir, err, started=kernel.started), err)
+                    say(f"[{number + 1}/{total}] {kernel.plan.name} INTERRUPTED")
 
     interrupted: KeyboardInterrupt | None = None
     try:
@@ -1131,20 +1139,20 @@ def _execute_all(
             collect(0.2)
     except KeyboardInterrupt as err:
         interrupted = err
-        for number, kernel in list(running.items()):
-            if kernel.thread is None or kernel.thread.ident is None:
-                del running[number]  # interrupted between registering and starting it: never ran
-            else:
-                kernel.stop(err)
         try:
-            wait_all(_STOP_GRACE_S)
+            for number, kernel in list(running.items()):
+                if kernel.thread is None or kernel.thread.ident is None:
+                    del running[number]  # interrupted between registering and starting it: never ran
+                else:
+                    kernel.stop(err)
+            wait_all(_STOP_GRACE_S, err)
         except KeyboardInterrupt:  # a second Ctrl-C: kill now
             pass
         finally:
             for kernel in running.values():
                 kernel.kill()
             with contextlib.suppress(KeyboardInterrupt):
-                wait_all(_KILL_GRACE_S)
+                wait_all(_KILL_GRACE_S, err)
         for number, kernel in running.items():  # give up on the worker: its partial notebook may lack the last outputs
             log.warning("notebook %s did not stop; its partial notebook may lack the last outputs", kernel.plan.name)
             outcomes[number] = (_interrupted(kernel.plan, out_dir, err, started=kernel.started), err)

@@ -162,3 +162,51 @@ def test_an_interrupt_stops_every_running_kernel_and_keeps_their_pages(
     assert [p.name for p in report.iterdir() if p.name.startswith(".")] == []  # the frames cache is removed
     assert sorted((tmp_path / "tmp").iterdir()) == []  # kernels' files too: an orderly shutdown
     print(f"report with two kernels stopped in {stopped_s:.1f} s")
+
+
+STUBBORN = """\
+import os, pathlib, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # a cell that will not be interrupted
+pathlib.Path(os.environ["PANDA_TEST_DIR"], "{me}").write_text("running")
+for second in range(120):
+    time.sleep(1)
+"""
+
+
+def test_a_kernel_that_ignores_the_interrupt_is_killed_and_the_other_still_stops_cleanly(tmp_path: Path) -> None:
+    _notebook(tmp_path / "nb" / "stubborn.ipynb", "print('started')", STUBBORN.format(me="stubborn"))
+    _notebook(tmp_path / "nb" / "polite.ipynb", "print('started')", SLOW.format(me="polite"))
+    env = {**os.environ, "PANDA_TEST_DIR": str(tmp_path)}
+    env.pop("PYTHONWARNINGS", None)
+    args = [*CLI, "report", "sample:healthy", "-o", str(tmp_path / "report"), "--jobs", "2",
+            "-n", str(tmp_path / "nb" / "stubborn.ipynb"), "-n", str(tmp_path / "nb" / "polite.ipynb")]
+    with (tmp_path / "run.out").open("wb") as out, (tmp_path / "run.err").open("wb") as err:
+        run = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    try:
+        _wait_for(lambda: (tmp_path / "stubborn").exists() and (tmp_path / "polite").exists(), timeout=180,
+                  what="both slow cells", process=run)
+        kernels = [p for p in _procs.descendants(run.pid) if "ipykernel" in _cmdline(p.pid)]
+        assert len(kernels) == 2
+        started = time.monotonic()
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 143
+        stopped_s = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert not any(_procs.alive(k) for k in kernels)
+    assert 9 < stopped_s < 30  # the 10 s grace, then the kill
+    stderr = (tmp_path / "run.err").read_text(encoding="utf-8")
+    assert "the kernel of stubborn did not stop on SIGINT: killing it" in stderr
+    assert "polite did not stop" not in stderr
+    assert "Traceback" not in stderr
+    assert "[1/2] stubborn INTERRUPTED" in stderr
+    assert "[2/2] polite INTERRUPTED" in stderr
+    report = tmp_path / "report"
+    polite = nbformat.read(report / "polite.ipynb", as_version=4)
+    assert [o.ename for c in polite.cells for o in c.get("outputs", []) if o.output_type == "error"] == ["KeyboardInterrupt"]
+    assert "partial report" in (report / "polite.html").read_text(encoding="utf-8")
+    index = (report / "index.html").read_text(encoding="utf-8")
+    assert "stubborn" in index
+    assert "polite.html" in index
