@@ -5,6 +5,19 @@ and the Focus Server's uvicorn access lines (``frames.focus`` rows of kind ``acc
 client = host of ``client_addr``). A storm seen in both logs is reported once, from the
 ingress side, enriched with the Focus Server's numbers (its finer timestamps for the
 period between attempts, the configurations it logged, the error it answered with).
+
+The rule is written in three steps (issue #12), so that a million access lines cost about
+as much as their failing ones:
+
+* **select**: only the failing requests are taken out of each log (one mask), and the
+  storms are found on them at once: sorted by client, method, route and time, split where
+  the key changes or the gap is too long, each run measured with one ``reduceat``;
+* **verdict**: a :class:`_Storm` per run that is long, dense and big enough, the two logs'
+  storms paired;
+* **narration**: one finding per client and method + route, whose load figures come from
+  :class:`_Population` (every request's time, indexed once per upstream and per route) and
+  whose configurations come from the Focus records tied to their access lines, worked out
+  once per route.
 """
 
 from __future__ import annotations
@@ -17,7 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from panda_analysis.diagnose._util import evidence, fmt_duration, fmt_time, pick_quotes, plural
+from panda_analysis.diagnose._util import (
+    evidence,
+    fmt_duration,
+    fmt_span,
+    fmt_time,
+    host_of,
+    pick_quotes,
+    plural,
+)
 from panda_analysis.findings import Code, Finding, Severity
 from panda_analysis.schema import Frames
 
@@ -72,18 +93,7 @@ class _Storm:
         return float((self.end - self.start).total_seconds())
 
 
-def _host(addr: Any) -> str | None:
-    """Host part of uvicorn's ``client_addr`` (``10.42.0.0:33200``, ``[::1]:5000``)."""
-    if addr is None or addr is pd.NA or (isinstance(addr, float) and addr != addr):
-        return None
-    text = str(addr).strip()
-    if not text:
-        return None
-    if text.startswith("["):
-        return text[1 : text.index("]")] if "]" in text else text[1:]
-    if text.count(":") == 1:
-        return text.split(":", 1)[0]
-    return text
+# -- select ------------------------------------------------------------------------------------
 
 
 def _plain(series: pd.Series) -> pd.Series:
@@ -91,10 +101,27 @@ def _plain(series: pd.Series) -> pd.Series:
     return series.astype("object").where(series.notna(), None)
 
 
-def _ingress_requests(ingress: pd.DataFrame) -> pd.DataFrame:
+def _bools(values: Any) -> np.ndarray:
+    """Plain booleans from a mask that may hold NA (NA is False)."""
+    return np.asarray(pd.array(values, dtype="boolean").fillna(False), dtype=bool)
+
+
+def _failing(status: pd.Series, failing: Collection[int]) -> np.ndarray:
+    return _bools(status.isin(sorted(failing)))
+
+
+def _route_or_path(df: pd.DataFrame) -> pd.Series:
+    return df["route"].astype("object").where(df["route"].notna(), df["path"].astype("object"))
+
+
+def _ingress_requests(ingress: pd.DataFrame, failing: Collection[int]) -> pd.DataFrame:
+    """The ingress log's failing requests (client, method, route, status, the line's facts)."""
     if ingress.empty:
         return pd.DataFrame(columns=_COLUMNS)
-    route = ingress["route"].astype("object").where(ingress["route"].notna(), ingress["path"].astype("object"))
+    keep = _failing(ingress["status"], failing) & _bools(ingress["ts"].notna() & ingress["remote_addr"].notna())
+    keep &= _bools(ingress["route"].notna() | ingress["path"].notna())
+    ingress = ingress[keep]
+    route = _route_or_path(ingress)
     out = pd.DataFrame(
         {
             "ts": ingress["ts"],
@@ -124,11 +151,26 @@ def _ingress_requests(ingress: pd.DataFrame) -> pd.DataFrame:
             strict=True,
         )
     ]
-    return out.dropna(subset=["ts", "client", "route"]).reset_index(drop=True)
+    return out.reset_index(drop=True)
 
 
-def _focus_requests(focus: pd.DataFrame) -> pd.DataFrame:
-    access = focus[focus["kind"] == "access"]
+def _focus_access(focus: pd.DataFrame) -> np.ndarray:
+    """Which rows are the Focus Server's uvicorn access lines whose time, client and route are known."""
+    if focus.empty:
+        return np.zeros(0, dtype=bool)
+    access = _bools(focus["kind"] == "access") & _bools(focus["ts"].notna())
+    access &= _bools(focus["route"].notna() | focus["path"].notna())
+    # host_of(client_addr) is None exactly when the address is missing or blank (the parser
+    # keeps a non-blank run of non-space characters, or None)
+    access &= _bools(focus["client_addr"].astype("string").str.strip().str.len() > 0)
+    return access
+
+
+def _focus_requests(focus: pd.DataFrame, is_access: np.ndarray, failing: Collection[int]) -> pd.DataFrame:
+    """The Focus Server's failing requests (of the ``is_access`` rows), in the ingress requests' columns."""
+    if focus.empty:
+        return pd.DataFrame(columns=_COLUMNS)
+    access = focus[is_access & _failing(focus["status"], failing)]
     if access.empty:
         return pd.DataFrame(columns=_COLUMNS)
     out = pd.DataFrame(
@@ -138,9 +180,9 @@ def _focus_requests(focus: pd.DataFrame) -> pd.DataFrame:
             "line_no": access["line_no"],
             "namespace": _plain(access["namespace"]),
             "pod": _plain(access["pod"]),
-            "client": [_host(a) for a in access["client_addr"].astype("object")],
+            "client": [host_of(a) for a in access["client_addr"].astype("object")],
             "method": _plain(access["method"]),
-            "route": _plain(access["route"].astype("object").where(access["route"].notna(), access["path"])),
+            "route": _plain(_route_or_path(access)),
             "status": access["status"],
             "upstream": _plain(access["pod"]),
             "text": _plain(access["message"]),
@@ -154,29 +196,42 @@ def _find_storms(
     requests: pd.DataFrame,
     origin: str,
     *,
-    failing: Collection[int],
     min_attempts: int,
     min_rate_per_min: float,
     min_duration_s: float,
     max_gap_s: float,
 ) -> list[_Storm]:
+    """Runs of one client's failing attempts on one method + route, at once for all clients.
+
+    Sorted by client, method, route and time, a run starts where the key changes or two
+    attempts are more than ``max_gap_s`` apart; each run's size and span come from one
+    ``reduceat``, and only the runs big, long and dense enough become a :class:`_Storm`.
+    """
+    requests = requests.dropna(subset=["method"])  # a request without a method has no route to retry
     if requests.empty:
         return []
-    status = requests["status"].astype("Float64")
-    fail = requests[status.isin([float(s) for s in failing]).fillna(False).astype(bool)]
+    df = requests.sort_values(["client", "method", "route", "ts", "source", "line_no"], kind="stable")
+    df = df.reset_index(drop=True)
+    ts = df["ts"].array.asi8
+    keys = df[["client", "method", "route"]].to_numpy(dtype=object)
+    new_key = np.ones(len(df), dtype=bool)
+    new_key[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+    gap = np.zeros(len(df), dtype=float)
+    gap[1:] = np.diff(ts) / 1e9
+    starts = np.flatnonzero(new_key | (gap > max_gap_s))
+    ends = np.append(starts[1:], len(df))
+    sizes = ends - starts
     storms: list[_Storm] = []
-    for (client, method, route), group in fail.groupby(["client", "method", "route"], sort=True, dropna=True):
-        group = group.sort_values(["ts", "source", "line_no"], kind="stable")
-        gaps = group["ts"].diff().dt.total_seconds()
-        run_ids = (gaps > max_gap_s).cumsum()
-        for _, run in group.groupby(run_ids, sort=True):
-            start, end = run["ts"].iloc[0], run["ts"].iloc[-1]
-            duration_s = float((end - start).total_seconds())
-            if len(run) < min_attempts or duration_s < min_duration_s or duration_s <= 0:
-                continue
-            if len(run) / duration_s * 60.0 < min_rate_per_min:
-                continue
-            storms.append(_Storm(origin, str(client), str(method), str(route), run, start, end))
+    for lo, hi in zip(starts[sizes >= min_attempts], ends[sizes >= min_attempts], strict=True):
+        run = df.iloc[lo:hi]
+        start, end = run["ts"].iloc[0], run["ts"].iloc[-1]
+        duration_s = float((end - start).total_seconds())
+        if duration_s < min_duration_s or duration_s <= 0:
+            continue
+        if len(run) / duration_s * 60.0 < min_rate_per_min:
+            continue
+        client, method, route = keys[lo]
+        storms.append(_Storm(origin, str(client), str(method), str(route), run, start, end))
     return storms
 
 
@@ -200,34 +255,172 @@ def _ingress_ips(frames: Frames) -> set[str]:
     return {str(ip) for ip in pods.loc[mask.astype(bool), "pod_ip"].dropna()}
 
 
-def _attributed_records(focus: pd.DataFrame, method: str, focus_route: str) -> pd.DataFrame:
-    """Focus records (``got configuration``, errors) tied to the access line that follows them.
+# -- the indexes the narration reads, built once -------------------------------------------------
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Integer codes of a column's text (``-1``: missing) and the code of each text."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        names = [str(c) for c in series.cat.categories]
+        return series.cat.codes.to_numpy().astype(np.int64), {n: i for i, n in enumerate(names)}
+    codes, uniques = pd.factorize(series.astype("object"))
+    return codes.astype(np.int64), {str(u): i for i, u in enumerate(uniques)}
+
+
+def _route_codes(df: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
+    """Codes of the route, else the path (as the requests' ``route`` column has it)."""
+    codes, lookup = _codes(df["route"])
+    na = codes < 0
+    if na.any():
+        path_codes, path_lookup = _codes(df["path"][na])
+        mapped = np.full(len(path_lookup) + 1, -1, dtype=np.int64)  # the last slot: a missing path
+        for name, i in path_lookup.items():
+            mapped[i] = lookup.setdefault(name, len(lookup))
+        codes = codes.copy()
+        codes[na] = mapped[path_codes]
+    return codes, lookup
+
+
+class _TimeIndex:
+    """Every request's time, sorted per key once: how many fall in a window, by bisection."""
+
+    def __init__(self, keys: np.ndarray, ts: np.ndarray) -> None:
+        order = np.lexsort((ts, keys))
+        self._ts = ts[order]
+        uniq, first = np.unique(keys[order], return_index=True)
+        last = np.append(first[1:], len(order))
+        self._spans = {int(k): (int(a), int(b)) for k, a, b in zip(uniq, first, last, strict=True)}
+
+    def count(self, key: int, start: pd.Timestamp, end: pd.Timestamp) -> int:
+        """Requests of ``key`` with ``start <= ts <= end``."""
+        lo, hi = self._spans.get(key, (0, 0))
+        times = self._ts[lo:hi]
+        return int(np.searchsorted(times, end.value, "right") - np.searchsorted(times, start.value, "left"))
+
+
+class _Population:
+    """All requests of one log (failing or not), for a storm's share of its upstream and route."""
+
+    def __init__(self, ts: np.ndarray, upstream: pd.Series, method: pd.Series, routes: pd.DataFrame) -> None:
+        self._up_codes, self._up_lookup = _codes(upstream)
+        method_codes, self._method_lookup = _codes(method)
+        route_codes, self._route_lookup = _route_codes(routes)
+        names = {i: name for name, i in self._route_lookup.items()}
+        self._routes_seen = sorted(names[int(i)] for i in np.unique(route_codes[route_codes >= 0]))
+        self._n_routes = len(self._route_lookup) + 1
+        self._ts = ts
+        self._route_keys = method_codes * self._n_routes + route_codes
+        self._indexes: dict[str, _TimeIndex] = {}
+
+    def _index(self, by: str) -> _TimeIndex:
+        """Times by upstream, by method + route, or all of them (built on first use)."""
+        if by not in self._indexes:
+            keys = {"upstream": self._up_codes, "route": self._route_keys}.get(by)
+            self._indexes[by] = _TimeIndex(np.zeros(len(self._ts), dtype=np.int64) if keys is None else keys, self._ts)
+        return self._indexes[by]
+
+    @classmethod
+    def of_ingress(cls, ingress: pd.DataFrame) -> _Population:
+        valid = _bools(ingress["ts"].notna() & ingress["remote_addr"].notna())
+        valid &= _bools(ingress["route"].notna() | ingress["path"].notna())
+        rows = ingress[["ts", "proxy_upstream_name", "method", "route", "path"]][valid]
+        return cls(rows["ts"].array.asi8, rows["proxy_upstream_name"], rows["method"], rows[["route", "path"]])
+
+    @classmethod
+    def of_focus(cls, focus: pd.DataFrame, access: np.ndarray) -> _Population:
+        rows = focus[["ts", "pod", "method", "route", "path"]][access]
+        return cls(rows["ts"].array.asi8, rows["pod"], rows["method"], rows[["route", "path"]])
+
+    def load(self, storm: _Storm) -> dict[str, Any]:
+        """Requests to the storm's upstream and to its method + route while it lasted."""
+        upstreams = storm.rows["upstream"].dropna()
+        upstream = str(upstreams.mode().iloc[0]) if not upstreams.empty else None
+        if upstream is None:
+            upstream_requests = self._index("all").count(0, storm.start, storm.end)
+        else:
+            code = self._up_lookup.get(upstream, -2)
+            upstream_requests = self._index("upstream").count(code, storm.start, storm.end)
+        method, route = self._method_lookup.get(storm.method), self._route_lookup.get(storm.route)
+        route_requests = 0
+        if method is not None and route is not None:
+            route_requests = self._index("route").count(method * self._n_routes + route, storm.start, storm.end)
+        return {
+            "upstream": upstream,
+            "upstream_requests": upstream_requests,
+            "share_of_upstream": round(storm.attempts / upstream_requests, 3) if upstream_requests else None,
+            "route_requests": route_requests,
+            "share_of_route": round(storm.attempts / route_requests, 3) if route_requests else None,
+        }
+
+    def routes(self) -> list[str]:
+        """Every route (else path) the log's requests have, sorted."""
+        return self._routes_seen
+
+
+class _Records:
+    """Focus records (``got configuration``, errors) tied to their access lines, per method + route.
 
     uvicorn writes the access line when the response is sent, after the handler's own
     records, so each record belongs to the next ``method route`` access line of its file.
-    Adds ``att_client``, ``att_ts``, ``att_status``.
+    Only the records and the access lines of the route are sorted (not every access line
+    of the log), once per method + route.
     """
-    if focus.empty:
-        return focus.assign(att_client=None, att_ts=pd.NaT, att_status=None).iloc[0:0]
-    df = focus.sort_values(["source", "line_no"], kind="stable")
-    is_target = (
-        (
-            (df["kind"] == "access")
-            & (df["method"].astype("object") == method)
-            & (df["route"].astype("object") == focus_route)
-        )
-        .fillna(False)
-        .astype(bool)
-    )
-    pos = pd.Series(np.where(is_target, np.arange(len(df)), np.nan), index=df.index)
-    nxt = pos.groupby(df["source"].astype("object"), sort=False).bfill()
-    records = df[(df["kind"] != "access").fillna(True).astype(bool) & nxt.notna()].copy()
-    targets = df.iloc[nxt[records.index].astype(int).to_numpy()]
-    records["att_client"] = [_host(a) for a in targets["client_addr"].astype("object")]
-    records["att_ts"] = targets["ts"].to_numpy()
-    records["att_status"] = targets["status"].to_numpy()
-    # a record far from the next such access line belongs to something else
-    return records[(records["att_ts"] - records["ts"]) <= _HANDLER_TIME]
+
+    def __init__(self, focus: pd.DataFrame) -> None:
+        self._focus = focus
+        self._cache: dict[tuple[str, str], pd.DataFrame] = {}
+        access = _bools(focus["kind"] == "access") if len(focus) else np.zeros(0, dtype=bool)
+        self._records_at = np.flatnonzero(~access)  # positions, in frame order
+        self._access_at = np.flatnonzero(access)
+        self._methods = _codes(focus["method"].iloc[self._access_at]) if len(focus) else (np.zeros(0), {})
+        self._routes = _codes(focus["route"].iloc[self._access_at]) if len(focus) else (np.zeros(0), {})
+
+    def none(self) -> pd.DataFrame:
+        """No records (the columns :meth:`tied` returns)."""
+        return self._focus.assign(att_client=None, att_ts=pd.NaT, att_status=None).iloc[0:0]
+
+    def tied(self, method: str, route: str) -> pd.DataFrame:
+        """The records, with ``att_client``, ``att_ts``, ``att_status`` of their access line."""
+        if (method, route) not in self._cache:
+            self._cache[method, route] = self._tie(method, route)
+        return self._cache[method, route]
+
+    def _tie(self, method: str, route: str) -> pd.DataFrame:
+        if not len(self._records_at):
+            return self.none()
+        (method_codes, methods), (route_codes, routes) = self._methods, self._routes
+        if method not in methods or route not in routes:
+            return self.none()
+        targets_at = self._access_at[(method_codes == methods[method]) & (route_codes == routes[route])]
+        if not len(targets_at):
+            return self.none()
+        # records and target lines in file order (source, line_no; missing ones last), a stable
+        # sort of rows kept in frame order, as the sort of the whole log orders them; read
+        # from the two key columns only, so that a busy route's lines are not copied whole
+        at = np.union1d(self._records_at, targets_at)
+        source_codes, _ = pd.factorize(self._focus["source"].iloc[at].astype("object"), sort=True)
+        source_key = np.where(source_codes < 0, np.iinfo(np.int64).max, source_codes)
+        line_no = self._focus["line_no"].iloc[at].astype("Float64").to_numpy(dtype=float, na_value=np.inf)
+        order = np.lexsort((line_no, source_key))
+        at, source_codes = at[order], source_codes[order]
+        is_target = np.isin(at, targets_at)
+        # the next target line at or after each line; it is the record's when it is in the same file
+        ahead = np.where(is_target, np.arange(len(at)), len(at))
+        nxt = np.minimum.accumulate(ahead[::-1])[::-1]
+        found = nxt < len(at)
+        same = np.zeros(len(at), dtype=bool)
+        same[found] = source_codes[nxt[found]] == source_codes[found]
+        keep = ~is_target & found & same & (source_codes >= 0)
+        records = self._focus.iloc[at[keep]].copy()
+        tied = self._focus[["ts", "client_addr", "status"]].iloc[at[nxt[keep]]]
+        records["att_client"] = [host_of(a) for a in tied["client_addr"].astype("object")]
+        records["att_ts"] = tied["ts"].array
+        records["att_status"] = tied["status"].to_numpy()
+        # a record far from the next such access line belongs to something else
+        return records[(records["att_ts"] - records["ts"]) <= _HANDLER_TIME]
+
+
+# -- narration -----------------------------------------------------------------------------------
 
 
 def _describe_config(row: pd.Series) -> str:
@@ -250,17 +443,17 @@ def _describe_config(row: pd.Series) -> str:
 
 
 def _configurations(
-    focus: pd.DataFrame, storm: _Storm, focus_route: str | None, ingress_ips: set[str]
+    records: _Records, storm: _Storm, focus_route: str | None, ingress_ips: set[str]
 ) -> tuple[list[dict[str, Any]], str, pd.DataFrame]:
     """Distinct configurations of the storm's attempts, how they were matched, and the error records."""
-    none: tuple[list[dict[str, Any]], str, pd.DataFrame] = ([], "none", focus.iloc[0:0])
-    if focus_route is None or focus.empty:
+    none: tuple[list[dict[str, Any]], str, pd.DataFrame] = ([], "none", records.none())
+    if focus_route is None:
         return none
-    records = _attributed_records(focus, storm.method, focus_route)
-    if records.empty:
+    tied = records.tied(storm.method, focus_route)
+    if tied.empty:
         return none
     lo, hi = storm.start - _SLACK, storm.end + _SLACK
-    in_window = records[(records["att_ts"] >= lo) & (records["att_ts"] <= hi)]
+    in_window = tied[(tied["att_ts"] >= lo) & (tied["att_ts"] <= hi)]
     mine = in_window[in_window["att_client"] == storm.client]
     how = "client"
     if mine.empty and ingress_ips:
@@ -268,8 +461,7 @@ def _configurations(
         how = "time window"
     if mine.empty:
         # no access line to tie records to a client: fall back to the records in the window
-        ts_window = records[(records["ts"] >= lo) & (records["ts"] <= hi)]
-        mine = ts_window
+        mine = tied[(tied["ts"] >= lo) & (tied["ts"] <= hi)]
         how = "time window"
     configs = mine[mine["config"].notna()]
     out: list[dict[str, Any]] = []
@@ -286,13 +478,6 @@ def _configurations(
     out.sort(key=lambda c: (-int(c["attempts"]), str(c["config_id"])))
     errors = mine[mine["level"].astype("object").isin(["error", "critical"])]
     return out, how, errors
-
-
-def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """``2025-11-08 13:18:00 to 13:19:27 UTC`` (the date once when both share it)."""
-    if start.date() == end.date():
-        return f"{fmt_time(start)[:-4]} to {fmt_time(end)[11:]}"
-    return f"{fmt_time(start)} to {fmt_time(end)}"
 
 
 def _earlier_text(earlier: list[_Storm]) -> str:
@@ -339,21 +524,6 @@ def _component(storm: _Storm) -> str:
     return re.sub(r"-\d+$", "", name) if name and name != "-" else "ingress-nginx"
 
 
-def _load(requests: pd.DataFrame, storm: _Storm) -> dict[str, Any]:
-    window = requests[(requests["ts"] >= storm.start) & (requests["ts"] <= storm.end)]
-    upstreams = storm.rows["upstream"].dropna()
-    upstream = str(upstreams.mode().iloc[0]) if not upstreams.empty else None
-    same_upstream = window[window["upstream"] == upstream] if upstream is not None else window
-    same_route = window[(window["method"] == storm.method) & (window["route"] == storm.route)]
-    return {
-        "upstream": upstream,
-        "upstream_requests": len(same_upstream),
-        "share_of_upstream": round(storm.attempts / len(same_upstream), 3) if len(same_upstream) else None,
-        "route_requests": len(same_route),
-        "share_of_route": round(storm.attempts / len(same_route), 3) if len(same_route) else None,
-    }
-
-
 def _next_steps(storm: _Storm, focus_pod: tuple[str, str] | None, focus_route: str | None) -> tuple[str, ...]:
     first = storm.rows.iloc[0]
     ns, pod = first["namespace"], first["pod"]
@@ -385,16 +555,35 @@ def _next_steps(storm: _Storm, focus_pod: tuple[str, str] | None, focus_route: s
     return tuple(steps[:4])
 
 
-def _finding(
-    storm: _Storm,
-    *,
-    requests: pd.DataFrame,
-    focus: pd.DataFrame,
-    focus_routes: list[str],
-    ingress_ips: set[str],
-    critical_rate_per_s: float,
-    earlier: list[_Storm],
-) -> Finding:
+@dataclass
+class _Context:
+    """What every finding of one run reads, each part built once and only when a storm needs it."""
+
+    frames: Frames
+    focus_access: np.ndarray  # which focus rows are access lines with time, client and route
+    ingress_ips: set[str]
+    _populations: dict[str, _Population] = field(default_factory=dict)
+    _records: _Records | None = None
+
+    def population(self, origin: str) -> _Population:
+        if origin not in self._populations:
+            self._populations[origin] = (
+                _Population.of_ingress(self.frames.ingress)
+                if origin == "ingress"
+                else _Population.of_focus(self.frames.focus, self.focus_access)
+            )
+        return self._populations[origin]
+
+    def records(self) -> _Records:
+        if self._records is None:
+            self._records = _Records(self.frames.focus)
+        return self._records
+
+    def focus_routes(self) -> list[str]:
+        return self.population("focus").routes() if self.focus_access.any() else []
+
+
+def _finding(storm: _Storm, ctx: _Context, *, critical_rate_per_s: float, earlier: list[_Storm]) -> Finding:
     n, duration_s = storm.attempts, storm.duration_s
     rate_per_s = n / duration_s
     periods = _periods(storm.rows["ts"])
@@ -408,13 +597,13 @@ def _finding(
     if storm.origin == "focus":
         focus_route: str | None = storm.route
     else:
-        candidates = [r for r in focus_routes if _route_matches(storm.route, r)]
+        candidates = [r for r in ctx.focus_routes() if _route_matches(storm.route, r)]
         focus_route = max(candidates, key=len) if candidates else None
-    configs, matched_by, errors = _configurations(focus, storm, focus_route, ingress_ips)
+    configs, matched_by, errors = _configurations(ctx.records(), storm, focus_route, ctx.ingress_ips)
     if not configs:
         matched_by = "none"
     counts = _status_counts(storm.rows)
-    load = _load(requests, storm)
+    load = ctx.population(storm.origin).load(storm)
 
     focus_rows = focus_match.rows if focus_match is not None else (storm.rows if storm.origin == "focus" else None)
     focus_pod = None
@@ -458,7 +647,7 @@ def _finding(
     summary = (
         f"{storm.client} sent {n} failing {request} in {fmt_duration(duration_s)} "
         f"({rate_per_s * 60:.1f}/min, {rate_per_s:.2f}/s{every}), {_status_text(counts)}, "
-        f"from {_span(storm.start, storm.end)}{config_text}{share}{_earlier_text(earlier)}."
+        f"from {fmt_span(storm.start, storm.end)}{config_text}{share}{_earlier_text(earlier)}."
     )
     metrics: dict[str, Any] = {
         "client": storm.client,
@@ -567,22 +756,26 @@ def retry_storm(
     []
     """
     failing = _DEFAULT_FAILING if failing_statuses is None else frozenset(int(s) for s in failing_statuses)
-    ingress = _ingress_requests(frames.ingress)
-    focus_requests = _focus_requests(frames.focus)
-    ingress_storms, focus_storms = (
-        _find_storms(
+    # select: the failing requests of each log, and the storms among them
+    focus_access = _focus_access(frames.focus)
+
+    def find(requests: pd.DataFrame, origin: str) -> list[_Storm]:
+        return _find_storms(
             requests,
             origin,
-            failing=failing,
             min_attempts=min_attempts,
             min_rate_per_min=min_rate_per_min,
             min_duration_s=min_duration_s,
             max_gap_s=max_gap_s,
         )
-        for requests, origin in ((ingress, "ingress"), (focus_requests, "focus"))
-    )
-    ips = _ingress_ips(frames)
 
+    ingress_storms = find(_ingress_requests(frames.ingress, failing), "ingress")
+    focus_storms = find(_focus_requests(frames.focus, focus_access, failing), "focus")
+    if not ingress_storms and not focus_storms:
+        return []
+    ctx = _Context(frames, focus_access, _ingress_ips(frames))
+
+    # verdict: a storm in both logs is the ingress one, with the Focus Server's numbers
     kept_focus = []
     for fs in focus_storms:
         matches = [
@@ -591,33 +784,20 @@ def retry_storm(
             if s.method == fs.method
             and _route_matches(s.route, fs.route)
             and _overlaps(s, fs)
-            and (s.client == fs.client or fs.client in ips)
+            and (s.client == fs.client or fs.client in ctx.ingress_ips)
         ]
         for s in matches:
             s.matched.append(fs)
         if not matches:
             kept_focus.append(fs)
 
-    focus_routes = (
-        sorted({str(r) for r in focus_requests["route"].dropna().unique()}) if not focus_requests.empty else []
-    )
-    # one finding per (client, method + route): the latest run, earlier runs counted
+    # narration: one finding per (client, method + route), the latest run, earlier runs counted
     runs: dict[tuple[str, str, str, str], list[_Storm]] = {}
     for storm in [*ingress_storms, *kept_focus]:
         runs.setdefault((storm.origin, storm.client, storm.method, storm.route), []).append(storm)
     out = []
-    for (origin, *_), storms in runs.items():
+    for storms in runs.values():
         storms.sort(key=lambda st: st.start)
-        out.append(
-            _finding(
-                storms[-1],
-                requests=ingress if origin == "ingress" else focus_requests,
-                focus=frames.focus,
-                focus_routes=focus_routes,
-                ingress_ips=ips,
-                critical_rate_per_s=critical_rate_per_s,
-                earlier=storms[:-1],
-            )
-        )
+        out.append(_finding(storms[-1], ctx, critical_rate_per_s=critical_rate_per_s, earlier=storms[:-1]))
     out.sort(key=lambda f: (f.metrics["client"], f.metrics["route"], f.first_seen))
     return out
