@@ -520,7 +520,8 @@ def _parser() -> argparse.ArgumentParser:
         "report",
         help="run the runbook notebooks into an HTML incident report",
         description="Execute the runbook notebooks on BUNDLE with papermill and write, per notebook, the "
-        "executed .ipynb (the audit record), a self-contained HTML page (code hidden, plots interactive) and "
+        "executed .ipynb (the audit record), an HTML page that works offline (code hidden, plots interactive, "
+        "plotly.js from the run's one plotly.min.js) and "
         "<name>.findings.json, plus findings.json for the whole run. Exit status: 0 no critical finding, "
         "1 at least one critical finding, 2 usage, bundle or parameter error, 3 a notebook failed (its "
         "partial .ipynb and .html are kept and named).",

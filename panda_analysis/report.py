@@ -7,9 +7,12 @@ Two halves:
   (validate a rule's threshold parameters), :func:`inventory`, and display helpers
   :func:`findings_table`, :func:`evidence_table`, :func:`next_steps`;
 * what runs them: :func:`run` executes one notebook with papermill into an output
-  directory and exports a self-contained HTML page; :func:`run_all` runs several. Every run
-  also writes ``index.html`` (:func:`write_index`: the run's findings worst first and its
-  pages) and the runbooks rendered to HTML (``runbooks/<name>.html``, see
+  directory and exports an HTML page that works offline; :func:`run_all` runs several,
+  side by side up to the number of cores. A run parses its bundle once: its findings, the
+  index and every kernel (through a Parquet cache of the frames, :mod:`panda_analysis._frames_cache`,
+  removed when the run ends) read that one parse, and its pages share one ``plotly.min.js``.
+  Every run also writes ``index.html`` (:func:`write_index`: the run's findings worst first
+  and its pages) and the runbooks rendered to HTML (``runbooks/<name>.html``, see
   :mod:`panda_analysis.runbook_html`), which the pages' runbook links open.
 
 Examples
@@ -460,7 +463,7 @@ class ReportOutput:
     notebook
         The executed notebook (the audit record; partial when the run failed).
     html
-        The self-contained HTML page (code hidden, plots interactive).
+        The HTML page (code hidden, plots interactive, plotly.js from the run's ``plotly.min.js``).
     findings
         ``<name>.findings.json``: the library's findings for the notebook's codes.
     ok
@@ -869,6 +872,9 @@ def _write_cache(source: _Source, out: Path) -> Path | None:
     _procs.register_temp(cache)  # removed at exit, and on SIGTERM, if the run cannot
     try:
         written = _frames_cache.write(source.frames(), cache, bundle=_bundle_argument(source.given), root=source.bundle.root)
+    except OSError as err:  # a full disk, say: the kernels parse the bundle themselves, as without a cache
+        log.warning("frames cache not written (%s): every notebook parses the bundle itself", err)
+        written = None
     except BaseException:
         _procs.remove_temp(cache)
         raise
@@ -1174,7 +1180,8 @@ def run(
     """Execute one runbook notebook with papermill into a report.
 
     Writes ``<out_dir>/<name>.ipynb`` (the executed notebook, the audit record),
-    ``<name>.html`` (self-contained, code hidden, interactive plots), ``<name>.findings.json``
+    ``<name>.html`` (code hidden, interactive plots drawn by ``plotly.min.js`` beside it, nothing
+    from a network), ``<name>.findings.json``
     (the library's findings for the notebook's codes, thresholds and filters — never scraped
     from the notebook), ``findings.json`` (the same, as the run's findings), ``index.html``
     (:func:`write_index`) and ``runbooks/*.html`` (every runbook, rendered by
