@@ -135,7 +135,7 @@ class Plan:
     """What one busy bundle holds (defaults: the issue's busy platform at 100k lines)."""
 
     lines: int = 100_000  # ingress access-log lines (traffic, jobs' calls and alerts together)
-    containers: int = 200  # containers of long-running pods (the sample's 7 included)
+    containers: int = 200  # containers of long-running pods (the sample's 7 and the restarted ones included)
     restarting: int = 4  # of those, restarted in the seed 002 DNS outage (besides the Focus Server)
     jobs: int = 500
     queues: int = 300
@@ -219,25 +219,27 @@ def _rs_hash(rng: np.random.Generator) -> str:
 
 
 def _workload_pods(s: Any, plan: Plan, rng: np.random.Generator) -> tuple[int, list[str]]:
-    """Pods of :data:`WORKLOADS` until ``plan.containers`` containers exist; returns (containers, log paths)."""
+    """Pods of :data:`WORKLOADS` until ``plan.containers`` containers exist; returns (containers, log paths).
+
+    The ``plan.restarting`` pods restarted in the DNS outage come first (MongoDB clients, one
+    container each), so they exist even when the budget is smaller (the twin asks for none).
+    """
     have = sum(len(p["spec"]["containers"]) for p in s.pods)
     budget = max(plan.containers - have, 0)
     restart_left = plan.restarting
     logs: list[str] = []
     nodes = list(MS.NODES)
     hashes = {w[1]: _rs_hash(rng) for w in WORKLOADS}
-    replica = 0
-    # the twin (no containers asked for) still gets the pods restarted in the outage, one container each
-    only_restarted = budget == 0 and restart_left > 0
     mongo_users = [w for w in WORKLOADS if w[3]]
-    while budget > 0 or (only_restarted and restart_left > 0):
-        if only_restarted:
+    replica = 0
+    while budget > 0 or restart_left > 0:
+        if restart_left > 0:
             namespace, name, ctrs, uses_mongo = mongo_users[replica % len(mongo_users)]
             ctrs = ctrs[:1]
         else:
             namespace, name, ctrs, uses_mongo = WORKLOADS[replica % len(WORKLOADS)]
             ctrs = ctrs[:budget]
-            budget -= len(ctrs)
+        budget = max(budget - len(ctrs), 0)
         replica += 1
         rs = f"{name}-{hashes[name]}"
         pod_name = f"{rs}-{_suffix(rng)}"
