@@ -1218,6 +1218,8 @@ def profile(plan: Plan, *, top: int = 40) -> str:
     import cProfile
     import pstats
 
+    if CODE is not None and "panda_analysis" not in sys.modules:
+        sys.path.insert(0, str(CODE))
     import panda_analysis as pa
 
     with busy_bundle(plan) as path:
@@ -1230,7 +1232,8 @@ def profile(plan: Plan, *, top: int = 40) -> str:
     stats = pstats.Stats(prof, stream=text)
     stats.sort_stats("cumulative").print_stats(top)
     counts = Counter(str(f.code) for f in found)
-    head = f"profile of {plan.lines:,} lines: {len(found)} findings ({_codes(counts)})\n"
+    where = Path(pa.__file__).parent
+    head = f"profile of {plan.lines:,} lines ({where}): {len(found)} findings ({_codes(counts)})\n"
     return head + text.getvalue()
 
 
