@@ -35,7 +35,17 @@ import numpy as np
 import pandas as pd
 
 from panda_analysis._time import UTC_NS
-from panda_analysis.diagnose._util import fmt_duration, fmt_time
+from panda_analysis.diagnose._util import (
+    FOCUS_LABEL,
+    NAMESPACE,
+    fmt_duration,
+    fmt_span,
+    fmt_time,
+    focus_server,
+    rabbitmq_pod,
+)
+from panda_analysis.diagnose._util import missing as _missing
+from panda_analysis.diagnose._util import text as _str
 from panda_analysis.findings import Code, Evidence, Finding, Severity
 from panda_analysis.schema import Frames
 
@@ -124,23 +134,6 @@ Row = dict[str, Any]
 
 
 # -- small value helpers ------------------------------------------------------------------------
-
-
-def _missing(value: Any) -> bool:  # TODO(_util): the shared missing-value test
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and value != value
-
-
-def _str(value: Any) -> str | None:  # TODO(_util): with _missing
-    return None if _missing(value) else str(value)
-
-
-def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:  # TODO(_util): retry_storm has the same
-    """``2025-11-08 13:18:00 to 13:19:27 UTC`` (the date once when both share it)."""
-    if start.date() == end.date():
-        return f"{fmt_time(start)[:-4]} to {fmt_time(end)[11:]}"
-    return f"{fmt_time(start)} to {fmt_time(end)}"
 
 
 def _counted(values: Iterable[str]) -> str:
@@ -1207,15 +1200,9 @@ def _frame_pod(df: pd.DataFrame) -> tuple[str, str] | None:
     return found or _first_pod(df["source"].dropna().unique())
 
 
-# TODO(_util): the cluster's names (ingress controller, Focus Server, RabbitMQ pod, grpc-job pods)
-_DEFAULT_PODS = {
+_DEFAULT_PODS = {  # what the commands name when the bundle shows no such pod
     "ingress": ("kube-system", "$(kubectl get pods -n kube-system -o name | grep ingress-nginx-controller | head -1)"),
-    "focus": (
-        "panda",
-        "$(kubectl get pods -n panda -l app.kubernetes.io/name=panda-panda-focus-server -o name | head -1)",
-    ),
-    "rabbit": ("panda", "rabbitmq-panda-0"),
-    "analyzer": ("panda", "$(kubectl get pods -n panda -o name | grep grpc-job | head -1)"),
+    "analyzer": (NAMESPACE, f"$(kubectl get pods -n {NAMESPACE} -o name | grep grpc-job | head -1)"),
 }
 # which trace stages were proven by which pod's log
 _FAMILY_STAGES = {
@@ -1227,15 +1214,12 @@ _FAMILY_STAGES = {
 
 
 class _Pods:
-    """The pods to name in next steps: the one whose log proved a stage, else the frame's first."""
+    """The pods to name in next steps: the one whose log proved one of the alerts' stages, else
+    the bundle's (the Focus Server and RabbitMQ pods as :mod:`._util` finds them, the first
+    pod of the ingress and analyzer logs), else the platform's defaults."""
 
     def __init__(self, frames: Frames) -> None:
-        self._frames = {
-            "ingress": frames.ingress,
-            "focus": frames.focus,
-            "rabbit": frames.rabbitmq_log,
-            "analyzer": frames.analyzer,
-        }
+        self._frames = frames
         self._cache: dict[str, tuple[str, str]] = {}
 
     def of(self, family: str, rows: pd.DataFrame) -> tuple[str, str]:
@@ -1244,8 +1228,20 @@ class _Pods:
         if found:
             return found
         if family not in self._cache:
-            self._cache[family] = _frame_pod(self._frames[family]) or _DEFAULT_PODS[family]
+            self._cache[family] = self._bundle(family)
         return self._cache[family]
+
+    def _bundle(self, family: str) -> tuple[str, str]:
+        if family == "rabbit":
+            return rabbitmq_pod(self._frames)
+        if family == "focus":
+            found = focus_server(self._frames)
+            if found.pod is not None:
+                return found.namespace or NAMESPACE, found.pod
+            namespace = found.namespace or NAMESPACE
+            return namespace, f"$(kubectl get pods -n {namespace} -l {FOCUS_LABEL} -o name | head -1)"
+        df = self._frames.ingress if family == "ingress" else self._frames.analyzer
+        return _frame_pod(df) or _DEFAULT_PODS[family]
 
 
 def _next_steps(pods: _Pods, rows: pd.DataFrame, stop: str, alert_ids: Sequence[str]) -> tuple[str, ...]:
@@ -1306,7 +1302,7 @@ def _finding(stopped: _Stopped, pods: _Pods, window_s: float) -> Finding:
         quoted = _quotes(first, stop, 5)
     else:
         seen = rows["ts"].dropna()
-        when = f" from {_span(seen.min(), seen.max())}" if len(seen) else ""
+        when = f" from {fmt_span(seen.min(), seen.max())}" if len(seen) else ""
         named = ", ".join(ids[:_IDS_IN_SUMMARY]) + (", …" if n > _IDS_IN_SUMMARY else "")
         summary = (
             f"{n} of {stopped.total} alerts stopped at {_WHERE[stop]}{when} (first {named}): "
