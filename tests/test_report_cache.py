@@ -274,3 +274,13 @@ def test_a_report_run_parses_its_bundle_once(tmp_path: Path) -> None:
     assert "CONSUMER_SLOW" in found
     assert "CONSUMER_SLOW" in (out / "consumer_delay.html").read_text(encoding="utf-8")
     assert "CONSUMER_SLOW" in (out / "overview.html").read_text(encoding="utf-8")
+
+
+def test_hostile_text_round_trips(tmp_path: Path) -> None:
+    parsed = pa.parse.frames(pa.load_bundle("sample:waiting_for_fiber"))
+    focus = parsed.focus.copy()
+    hostile = ["<script>document.title='x'</script>", "\x1b[31mred\x1b[0m\x07", "\u202egro.live", "nul\x00byte", "😀 ünï"]
+    focus.loc[: len(hostile) - 1, "message"] = hostile
+    focus["logger"] = focus["logger"].cat.add_categories(["\u202e<b>", "\x00"])
+    frames = parsed.replace(focus=focus)
+    _assert_same_frames(frames, _round_trip(frames, tmp_path).frames)
