@@ -27,7 +27,22 @@ from typing import Any
 import pandas as pd
 
 from panda_analysis._time import UTC_NS
-from panda_analysis.diagnose._util import fmt_duration, fmt_time
+from panda_analysis.diagnose._util import (
+    JOB_PREFIX,
+    NAMESPACE,
+    FocusServer,
+    fmt_duration,
+    fmt_time,
+    focus_server,
+    is_value,
+    job_key,
+    job_of_pod,
+    rabbitmq_pod,
+    records,
+)
+from panda_analysis.diagnose._util import job_name as _job_name
+from panda_analysis.diagnose._util import missing as _null
+from panda_analysis.diagnose._util import text as _str
 from panda_analysis.findings import Code, Evidence, Finding, Severity
 from panda_analysis.schema import Frames
 
@@ -79,48 +94,18 @@ _COLUMNS: dict[str, Any] = {
 
 _CONFIGURED = re.compile(r"\bconfigured\b|\bcreating k8s job\b", re.I)
 _CREATED_POD = re.compile(r"Created pod:\s*(\S+)")
-_POD_PREFIX = "grpc-job-"
-_SUFFIX = re.compile(r"[a-z0-9]+")
 # pod events that date a stage (kubelet / scheduler reasons)
 _STAGE_OF_EVENT = {"Scheduled": "pod_scheduled", "Pulled": "image_pulled", "Started": "container_started"}
 _POD_EVENTS = tuple(_STAGE_OF_EVENT)
 _COMPONENT = "grpc-job"
-_DEFAULT_NAMESPACE = "panda"
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _null(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and value != value
-
-
 def _bound(row: Mapping[str, Any]) -> bool:
     value = row.get("is_upper_bound")
     return False if _null(value) else bool(value)
-
-
-def _str(value: Any) -> str | None:
-    return None if _null(value) else str(value)
-
-
-def _job_key(job_id: str) -> tuple[tuple[int, Any], ...]:
-    """Natural order of job ids: ``19-5`` < ``19-6`` < ``19-10``."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[-_.]", job_id))
-
-
-def _pattern_job(pod: str) -> str | None:
-    """The job id in a pod name ``grpc-job-<job_id>-<suffix>`` (one-word suffix), else None.
-
-    ``grpc-job-19-5-cj8hc`` → ``19-5``. The suffix has no ``-``, so the id is everything
-    between the prefix and the last ``-``: one id per name, found without trying every job.
-    """
-    if not pod.startswith(_POD_PREFIX):
-        return None
-    job_id, dash, suffix = pod[len(_POD_PREFIX) :].rpartition("-")
-    return job_id if dash and _SUFFIX.fullmatch(suffix) else None
 
 
 def _labels(value: Any) -> dict[str, Any]:
@@ -178,10 +163,6 @@ def _candidate(
     }
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return df.to_dict("records") if len(df) else []
-
-
 def _timed(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with a time, in time order (ties keep their order): evidence without a time dates nothing."""
     return sorted((r for r in rows if not _null(r.get("ts"))), key=lambda r: r["ts"])
@@ -189,11 +170,6 @@ def _timed(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _text_col(df: pd.DataFrame, column: str) -> pd.Series:
     return df[column].astype("string")
-
-
-def _is(df: pd.DataFrame, column: str, value: str) -> pd.Series:
-    """``df[column] == value`` as plain booleans (a null is not equal)."""
-    return (_text_col(df, column) == value).fillna(False).astype(bool)
 
 
 # A row list keyed by job id, pod or object name; rows keep their frame position so that
@@ -206,7 +182,7 @@ def _grouped(df: pd.DataFrame, column: str) -> dict[str, _Positioned]:
     out: dict[str, _Positioned] = {}
     if not len(df):
         return out
-    for pos, (key, row) in enumerate(zip(_text_col(df, column), _records(df), strict=True)):
+    for pos, (key, row) in enumerate(zip(_text_col(df, column), records(df), strict=True)):
         if not _null(key):
             out.setdefault(str(key), []).append((pos, row))
     return out
@@ -260,7 +236,7 @@ def _select(frames: Frames) -> _Selection:
     message = _text_col(focus, "message").fillna("")
     configure = focus[focus["job_id"].notna() & message.str.contains(_CONFIGURED).astype(bool)]
     access = focus[
-        _is(focus, "kind", "access")
+        is_value(focus["kind"], "access")
         & focus["job_id"].notna()
         & _text_col(focus, "route").fillna("").str.endswith("/metadata/{job_id}").astype(bool)
         & focus["status"].between(200, 299).fillna(False).astype(bool)
@@ -276,10 +252,10 @@ def _select(frames: Frames) -> _Selection:
     ):
         ids.update(str(v) for v in series.dropna().unique())
     ids.discard("")  # an empty id names no job (and would match every pod without a job_id label)
-    job_ids = sorted(ids, key=_job_key)
+    job_ids = sorted(ids, key=job_key)
 
     jobs = _grouped(jobs_df, "job_id")
-    job_names = {job: {f"grpc-job-{job}"} for job in job_ids}
+    job_names = {job: {_job_name(job)} for job in job_ids}
     for job, rows in jobs.items():
         job_names[job] |= {str(r["job_name"]) for _, r in rows if not _null(r.get("job_name"))}
     jobs_named: dict[str, set[str]] = {}
@@ -301,7 +277,7 @@ def _select(frames: Frames) -> _Selection:
         created=list(zip(_text_col(job_events, "object_name"), job_events["_pod"], strict=True)),
         seen=pd.concat([_text_col(events, "pod"), _text_col(restarts, "pod")]).dropna().unique(),
     )
-    created_events = _grouped(job_events[_is(job_events, "reason", "SuccessfulCreate")], "object_name")
+    created_events = _grouped(job_events[is_value(job_events["reason"], "SuccessfulCreate")], "object_name")
 
     in_time = queues.sort_values("ts", kind="stable")
     per_job = in_time[in_time["job_id"].notna()]
@@ -311,10 +287,10 @@ def _select(frames: Frames) -> _Selection:
     lines = analyzer[_text_col(analyzer, "event").isin(["queue_declared", "consumer_started"])]
     by_event: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for event in ("queue_declared", "consumer_started"):
-        mine = lines[_is(lines, "event", event)]
+        mine = lines[is_value(lines["event"], event)]
         index = _by_job_or_queue(mine)
         for job in job_ids:
-            hits = _merged(index, (f"job:{job}", f"queue:grpc-job-{job}"))
+            hits = _merged(index, (f"job:{job}", f"queue:{_job_name(job)}"))
             if hits:
                 by_event[(event, job)] = hits
 
@@ -328,7 +304,7 @@ def _select(frames: Frames) -> _Selection:
         pod_rows=_grouped(pods_df, "pod"),
         created_events=created_events,
         pod_events=_grouped(pod_events, "object_name"),
-        warning_events=_grouped(events[_is(events, "type", "Warning")], "object_name"),
+        warning_events=_grouped(events[is_value(events["type"], "Warning")], "object_name"),
         event_namespace={name: r.get("namespace") for name, r in _first_by(events, "object_name").items()},
         restarts=_grouped(app_restarts, "pod"),
         first_queue=first_queue,
@@ -349,7 +325,7 @@ def _first_by(df: pd.DataFrame, column: str) -> dict[str, dict[str, Any]]:
     """The first row of ``df`` (already in the wanted order) per non-null ``column`` value."""
     keys = _text_col(df, column)
     first = df[(keys.notna() & ~keys.duplicated()).to_numpy(dtype=bool)]
-    return dict(zip(_text_col(first, column).astype(str), _records(first), strict=True))
+    return dict(zip(_text_col(first, column).astype(str), records(first), strict=True))
 
 
 def _by_job_or_queue(df: pd.DataFrame) -> dict[str, _Positioned]:
@@ -357,7 +333,7 @@ def _by_job_or_queue(df: pd.DataFrame) -> dict[str, _Positioned]:
     out: dict[str, _Positioned] = {}
     if not len(df):
         return out
-    rows = zip(_text_col(df, "job_id"), _text_col(df, "queue"), _records(df), strict=True)
+    rows = zip(_text_col(df, "job_id"), _text_col(df, "queue"), records(df), strict=True)
     for pos, (job, queue, row) in enumerate(rows):
         if not _null(job):
             out.setdefault(f"job:{job}", []).append((pos, row))
@@ -371,7 +347,7 @@ def _first_consumers(consumers: pd.DataFrame) -> dict[str, dict[str, Any]]:
     if not len(consumers):
         return {}
     queue = _text_col(consumers, "queue")
-    by_queue = queue.str.slice(len(_POD_PREFIX)).where(queue.str.startswith(_POD_PREFIX).fillna(False).astype(bool))
+    by_queue = queue.str.slice(len(JOB_PREFIX)).where(queue.str.startswith(JOB_PREFIX).fillna(False).astype(bool))
     consumers = consumers.reset_index(drop=True)
     pos = pd.Series(range(len(consumers)))
     keyed = pd.concat(
@@ -384,8 +360,8 @@ def _first_consumers(consumers: pd.DataFrame) -> dict[str, dict[str, Any]]:
     keyed = keyed[keyed["key"].notna()].drop_duplicates(["key", "pos"])
     # earliest first, ties (and rows without a time, last) in frame order: a stable sort by ts
     first = keyed.sort_values(["ts", "pos"], kind="stable").drop_duplicates("key")
-    records = _records(consumers)
-    return {str(k): records[int(p)] for k, p in zip(first["key"], first["pos"], strict=True)}
+    rows = records(consumers)
+    return {str(k): rows[int(p)] for k, p in zip(first["key"], first["pos"], strict=True)}
 
 
 def _match_pods(
@@ -421,7 +397,7 @@ def _match_pods(
             by_name = set(jobs_named.get(str(job_name), ())) if not _null(job_name) else set()
             if not _null(owner_kind) and owner_kind == "Job" and not _null(owner_name):
                 by_name |= jobs_named.get(str(owner_name), set())
-            spelled = _pattern_job(str(pod)) or ""
+            spelled = job_of_pod(str(pod)) or ""
             for job in {label, spelled, *by_name} & job_ids:
                 if job == label:
                     matched[job][str(pod)] = "label"
@@ -435,7 +411,7 @@ def _match_pods(
             matched[job].setdefault(str(pod), "name")
     # pods known only from events or container status (deleted since): the name pattern
     for pod in seen:
-        from_name = _pattern_job(str(pod))
+        from_name = job_of_pod(str(pod))
         if from_name is not None and from_name in job_ids:
             matched[from_name].setdefault(str(pod), "pattern")
     return matched
@@ -652,7 +628,7 @@ def _stage_table(sel: _Selection, job_id: str | None = None) -> pd.DataFrame:
     configured = dict(zip(conf["job_id"], conf["ts"], strict=True))
     origin = pd.Series([configured.get(j, pd.NaT) for j in df["job_id"]], index=df.index, dtype=UTC_NS)
     df["since_configure_s"] = (df["ts"] - origin).dt.total_seconds()
-    df["job_key"] = df["job_id"].map(_job_key)
+    df["job_key"] = df["job_id"].map(job_key)
     df["stage_no"] = df["stage"].map(STAGES.index)
     df = df.sort_values(["job_key", "stage_no"], kind="stable")
     if job_id:
@@ -830,9 +806,7 @@ class _Context:
 
     end: pd.Timestamp | None  # the newest time the evidence speaks for
     has_k8s: bool  # any pod, event or Job at all
-    focus_namespace: str | None
-    focus_pod: str | None
-    focus_url: str | None  # from the Focus service; None: the default for the namespace
+    focus: FocusServer  # its pod, namespace and Service (diagnose._util)
     rabbit: tuple[str, str]  # namespace, pod
 
 
@@ -866,23 +840,18 @@ class _Job:
 
 
 def _context(frames: Frames) -> _Context:
-    focus = frames.focus
-    namespaces = focus["namespace"].dropna()
-    pods = focus["pod"].dropna()
     return _Context(
         end=_evidence_end(frames),
         has_k8s=bool(len(frames.pods) or len(frames.events) or len(frames.jobs)),
-        focus_namespace=str(namespaces.iloc[0]) if len(namespaces) else None,
-        focus_pod=str(pods.iloc[0]) if len(pods) else None,
-        focus_url=_focus_url(frames),
-        rabbit=_rabbit_pod(frames),
+        focus=focus_server(frames),
+        rabbit=rabbitmq_pod(frames),
     )
 
 
 def _jobs(sel: _Selection, stages: pd.DataFrame) -> Iterator[_Job]:
     """The jobs with a ``configure`` stage, in stage-table order, each with its own rows."""
     per_job: dict[str, list[dict[str, Any]]] = {}
-    for row in _records(stages):
+    for row in records(stages):
         per_job.setdefault(str(row["job_id"]), []).append(row)
     for job_id, rows in per_job.items():
         by_stage = {str(r["stage"]): r for r in rows}
@@ -894,7 +863,7 @@ def _jobs(sel: _Selection, stages: pd.DataFrame) -> Iterator[_Job]:
             job_id=job_id,
             rows=rows,
             by_stage=by_stage,
-            job_name=(_str(jobs[0]["job_name"]) if jobs else None) or f"grpc-job-{job_id}",
+            job_name=(_str(jobs[0]["job_name"]) if jobs else None) or _job_name(job_id),
             job_exists=bool(jobs),
             job_has_pods=sum(counts) > 0,
             analyzer_lines=job_id in sel.analyzer_jobs,
@@ -996,35 +965,7 @@ def _namespace(sel: _Selection, context: _Context, pod: str | None, job_id: str)
     jobs = sel.jobs.get(job_id)
     if jobs and not _null(jobs[0].get("namespace")):
         return str(jobs[0]["namespace"])
-    return context.focus_namespace or _DEFAULT_NAMESPACE
-
-
-def _rabbit_pod(frames: Frames) -> tuple[str, str]:
-    pods = frames.pods
-    rabbit = pods[
-        (
-            _text_col(pods, "pod").str.startswith("rabbitmq")
-            | _text_col(pods, "app").fillna("").str.contains("rabbitmq", regex=False)
-        )
-        .fillna(False)
-        .astype(bool)
-    ]
-    if len(rabbit):
-        return str(rabbit["namespace"].iloc[0]), str(rabbit["pod"].iloc[0])
-    log = frames.rabbitmq_log.dropna(subset=["pod"])
-    if len(log):
-        return str(log["namespace"].iloc[0]), str(log["pod"].iloc[0])
-    return _DEFAULT_NAMESPACE, "rabbitmq-panda-0"
-
-
-def _focus_url(frames: Frames) -> str | None:
-    services = frames.services
-    focus = services[_text_col(services, "service").str.contains("focus", regex=False).fillna(False).astype(bool)]
-    if not len(focus):
-        return None
-    row = focus.iloc[0]
-    port = re.search(r":(\d+)/", _str(row["ports"]) or "")
-    return f"http://{row['service']}.{row['namespace']}:{port.group(1) if port else 80}"
+    return context.focus.namespace or NAMESPACE
 
 
 def _container(sel: _Selection, pod: str | None) -> str | None:
@@ -1065,7 +1006,7 @@ def _event_quotes(sel: _Selection, names: Iterable[str], limit: int) -> list[Evi
 def _narrate(verdict: _Verdict, sel: _Selection, context: _Context) -> Finding:
     job = verdict.job
     jid, job_name, pod = job.job_id, job.job_name, job.pod
-    names = sel.job_names.get(jid, {f"grpc-job-{jid}"})
+    names = sel.job_names.get(jid, {_job_name(jid)})
     conf = job.by_stage["configure"]
     namespace = _namespace(sel, context, pod, jid)
     limits = verdict.thresholds
@@ -1087,8 +1028,8 @@ def _narrate(verdict: _Verdict, sel: _Selection, context: _Context) -> Finding:
             f"kubectl -n {namespace} describe job {job_name}",
             f"kubectl -n {namespace} get events --field-selector involvedObject.name={job_name} --sort-by=.lastTimestamp",
         ]
-        if context.focus_pod is not None:
-            steps.append(f"kubectl -n {namespace} logs {context.focus_pod} --timestamps | grep -e '{jid}' -e ERROR")
+        if context.focus.pod is not None:
+            steps.append(f"kubectl -n {namespace} logs {context.focus.pod} --timestamps | grep -e '{jid}' -e ERROR")
         steps.append(f"kubectl -n {namespace} get resourcequota,limitrange")
         return Finding(
             code=Code.POD_NOT_CREATED,
@@ -1109,14 +1050,14 @@ def _narrate(verdict: _Verdict, sel: _Selection, context: _Context) -> Finding:
         )
 
     rabbit_ns, rabbit = context.rabbit
-    queue = f"grpc-job-{jid}"
+    queue = _job_name(jid)
     container = _container(sel, pod)
     logs_cmd = (
         f"kubectl -n {namespace} logs {pod}{f' -c {container}' if container else ''} --timestamps"
         if pod
         else f"kubectl -n {namespace} logs job/{job_name} --timestamps"
     )
-    focus_url = context.focus_url or f"http://panda-focus-server.{namespace}:5000"
+    focus_url = context.focus.url(namespace)
     metadata_cmd = f"curl -s -w ' %{{http_code}}\\n' {focus_url}/metadata/{jid}"
     rabbit_cmd = (
         f"kubectl -n {rabbit_ns} exec {rabbit} -- rabbitmqctl list_queues name messages_ready consumers | grep {queue}"
