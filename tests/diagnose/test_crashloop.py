@@ -810,3 +810,79 @@ def test_without_created_at_recency_is_not_guessed() -> None:
     f = only(crashloop(Frames(restarts=restarts, meta={"created_at": "2025-11-08T13:25:00Z"})))
     assert f.severity is Severity.CRITICAL
     assert f.metrics["last_restart_age_s"] == 290.0
+
+
+# ----------------------------------------------------------------------------- issue #12: scale and aggregation
+
+
+def test_running_but_not_ready_is_critical_even_when_the_restart_is_old(make_bundle) -> None:
+    # restarted 28 h before collection, running again, but its readiness probe fails: still broken now
+    status = container_status(last=EXITED_1, ready=False)
+    f = only(crashloop(frames_of(make_bundle, {"k8s/pods.json": pod_list(status)})))
+    assert f.severity is Severity.CRITICAL
+    assert f.metrics["is_ready"] is False
+    assert "running, not ready, since" in f.summary
+
+
+def test_a_container_listed_twice_is_judged_once_on_its_later_status(make_bundle) -> None:
+    doc = pod_list(container_status(restarts=3, last=EXITED_1))
+    later = pod_list(container_status(restarts=5, last=EXITED_1))["items"][0]
+    doc["items"].append(later)  # e.g. two `kubectl get pods -o json` outputs merged into one list
+    f = only(crashloop(frames_of(make_bundle, {"k8s/pods.json": doc})))
+    assert f.metrics["restart_count"] == 5
+    assert f.evidence[0].source == "k8s/pods.json#/items/1/status/containerStatuses/0"
+
+
+CAUSES = (
+    (
+        "pymongo.errors.ServerSelectionTimeoutError: mongodb:27017: [Errno -3] Temporary failure in name resolution",
+        Code.CRASHLOOP_DNS,
+    ),
+    ("ConnectionRefusedError: [Errno 111] Connection refused", Code.CRASHLOOP_DB_UNREACHABLE),
+    ("KeyError: 'SETTINGS_PATH'", Code.CRASHLOOP_OTHER),
+)
+
+
+def _busy_crash_bundle(n: int, *, chatter: int) -> dict[str, Any]:
+    """``n`` restarted worker pods, pod i crashing with cause i % 3 after ``chatter`` ordinary lines of its own."""
+    pods, events, files = [], [], {}
+    for i in range(n):
+        name = f"worker-5d9c7b8f6d-{i:05d}"
+        pods.append(pod_list(container_status(restarts=2 + i % 7, last=EXITED_1), pod=name)["items"][0])
+        backoff = event(
+            "BackOff",
+            f"Back-off restarting failed container {CTR}",
+            "2025-11-07T09:00:00Z",
+            "2025-11-07T09:12:00Z",
+            count=3,
+        )
+        backoff["involvedObject"]["name"] = backoff["metadata"]["name"] = name
+        events.append(backoff)
+        lines = [f"worker {name} processed batch {k}" for k in range(chatter)]
+        files[previous(pod=name)] = kubelet(["starting worker 1.0", *lines, *PY_TRACEBACK, CAUSES[i % 3][0]])
+    files["k8s/pods.json"] = {"apiVersion": "v1", "kind": "PodList", "items": pods}
+    files["k8s/events.json"] = event_list(*events)
+    return files
+
+
+def test_many_containers_each_judged_on_its_own_log_and_events(make_bundle) -> None:
+    n = 120
+    found = crashloop(frames_of(make_bundle, _busy_crash_bundle(n, chatter=5)))
+    assert len(found) == n  # one finding per container, however many rows the frames hold
+    for f in found:
+        pod = f.subject.split("/")[1]
+        i = int(pod.rsplit("-", 1)[1])
+        assert f.code is CAUSES[i % 3][1], f.summary
+        assert f.metrics["restart_count"] == 2 + i % 7
+        assert f.metrics["backoff_events"] == 3  # its own BackOff event only
+        # every quoted log line comes from its own previous log
+        assert all(e.source in (previous(pod=pod), "k8s/events.json#/items/" + str(i)) for e in f.evidence[1:]), (
+            f.evidence
+        )
+
+
+def test_a_busy_bundle_gives_the_same_findings_as_its_small_twin(make_bundle) -> None:
+    small = crashloop(frames_of(make_bundle, _busy_crash_bundle(3, chatter=2)))
+    busy = crashloop(frames_of(make_bundle, _busy_crash_bundle(3, chatter=3000)))
+    assert [(f.code, f.severity, f.subject) for f in busy] == [(f.code, f.severity, f.subject) for f in small]
+    assert [f.metrics["cause"] for f in busy] == [f.metrics["cause"] for f in small]
