@@ -252,20 +252,36 @@ class _Pool:
             if id(self.rows[i]) not in used:
                 yield self.rows[i]
 
-    def containing(
-        self, used: set[int], lo: pd.Timestamp, hi: pd.Timestamp, near: pd.Timestamp, width: pd.Timedelta
+    def first_logged(
+        self,
+        used: set[int],
+        lo: pd.Timestamp,
+        hi: pd.Timestamp,
+        near: pd.Timestamp,
+        *,
+        width: pd.Timedelta,
+        slack: pd.Timedelta,
     ) -> Row | None:
-        """Unused line in ``[lo, hi]`` whose span ``[key, key + width]`` holds ``near`` (the
-        earliest such: it is the first to run out of alerts it can belong to), else the
-        nearest; marks it used. ``width`` is the key's uncertainty: ingress-nginx stamps
-        whole seconds, so a request began anywhere in the second after its estimate."""
-        if width > pd.Timedelta(0):
-            for i in range(bisect_left(self.keys, max(lo, near - width).value), bisect_right(self.keys, hi.value)):
-                if self.keys[i] > near.value:
-                    break
-                if id(self.rows[i]) not in used:
-                    used.add(id(self.rows[i]))
-                    return self.rows[i]
+        """For keys known to ``width`` only: the first line logged (family order) among the
+        unused ones whose span ``[key - slack, key + width + slack]`` holds ``near``, else
+        the nearest in ``[lo, hi]``; marks it used.
+
+        ingress-nginx stamps whole seconds: a request that ended in second ``s`` began in
+        ``[s - request_time, s + 1 - request_time)``. Several pushes share that span in a
+        busy second, and their estimated starts do not say which came first, their lines
+        do (the log is written as requests end): taking them in line order pairs the k-th
+        push with the k-th Focus receipt, where the nearest estimate would pair them at
+        random and could leave one push and one alert unpaired (issue #12).
+        """
+        first = bisect_left(self.keys, max(lo, near - width - slack).value)
+        last = bisect_right(self.keys, min(hi, near + slack).value)
+        best = -1
+        for i in range(first, last):
+            if id(self.rows[i]) not in used and (best < 0 or self.order[i] < self.order[best]):
+                best = i
+        if best >= 0:
+            used.add(id(self.rows[best]))
+            return self.rows[best]
         return self.nearest(used, lo, hi, near)
 
     def next_after(self, when: pd.Timestamp) -> pd.Timestamp | None:
@@ -608,9 +624,13 @@ def _alerts_of(lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Tim
     items = [_Alert(alert_id=a, anchor=focus_anchor.get(a)) for a in order]
     for item in items:  # ingress request closest to the Focus receipt
         if item.anchor is not None:
-            item.request = lines.push_starts.containing(
-                used, item.anchor - window, item.anchor + skew, item.anchor, lines.push_width
-            )
+            lo, hi = item.anchor - window, item.anchor + skew
+            if lines.push_width > pd.Timedelta(0):
+                item.request = lines.push_starts.first_logged(
+                    used, lo, hi, item.anchor, width=lines.push_width, slack=skew
+                )
+            else:
+                item.request = lines.push_starts.nearest(used, lo, hi, item.anchor)
     for row in lines.pushes:
         if id(row) not in used and not _missing(row.get("ts")):
             rid = _str(row.get("request_id"))
