@@ -437,3 +437,80 @@ def test_queue_backlog_sample_running_job_queue_is_fine(backlog: Frames) -> None
     q = backlog.queues[backlog.queues["queue"] == "grpc-job-21-4"]
     assert q["consumer_count"].tolist() == [1] * 10
     assert "grpc-job-21-4" not in {f.subject for f in pa.diagnose.queues(backlog)}
+
+
+# --------------------------------------------------------------------------- issue #12: many queues, many snapshots
+
+
+def _busy(problems: list[dict[str, Any]], *, healthy: int, snapshots: int) -> list[dict[str, Any]]:
+    """``problems`` rows plus ``healthy`` consumed queues (shared and per-job) in ``snapshots`` snapshots."""
+    rows = list(problems)
+    for q in range(healthy):
+        name, job = (f"grpc-job-30-{q}", f"30-{q}") if q % 2 else (f"prisma-{q}-1000-alerts", None)
+        rows += series(name, [q % 5] * snapshots, consumers=1, job_id=job)
+    return rows
+
+
+def _problems(snapshots: int) -> list[dict[str, Any]]:
+    """A backlog without consumer, a growing one, a per-job orphan and a per-connection orphan."""
+    return [
+        *series("prisma-210-1000-alerts-x", [5 * i for i in range(snapshots)], consumers=0),
+        *series("work", [20 * i for i in range(snapshots)], consumers=1, publish=1.0, deliver=0.5),
+        *series("grpc-job-19-4", [12] * snapshots, consumers=0, job_id="19-4"),
+        *series("amq.gen-Xk3Jp2sQ", [0] * snapshots, consumers=[1] + [0] * (snapshots - 1), exclusive=True),
+    ]
+
+
+def test_many_healthy_queues_and_snapshots_change_nothing() -> None:
+    # the small twin: the four problem queues alone, in 3 snapshots
+    small = pa.diagnose.queues(frames(queues=_problems(3), jobs=[completed_job("19-4")], pods=[rabbit_pod()]))
+    assert sorted((x.code, x.subject) for x in small) == [
+        (Code.QUEUE_BACKLOG, "prisma-210-1000-alerts-x"),
+        (Code.QUEUE_BACKLOG, "work"),
+        (Code.QUEUE_ORPHANED, "amq.gen-Xk3Jp2sQ"),
+        (Code.QUEUE_ORPHANED, "grpc-job-19-4"),
+    ]
+    # busy: 600 more queues, half of them per-job queues of running jobs, over 40 snapshots
+    jobs = [completed_job("19-4")] + [
+        {**completed_job(f"30-{q}"), "condition": None, "completed_at": None, "active": 1} for q in range(1, 600, 2)
+    ]
+    busy_frames = frames(queues=_busy(_problems(40), healthy=600, snapshots=40), jobs=jobs, pods=[rabbit_pod()])
+    busy = pa.diagnose.queues(busy_frames)
+    # the same problems, one finding each however many snapshots, in the same (vhost, queue) order
+    assert [(x.code, x.severity, x.subject) for x in busy] == [(x.code, x.severity, x.subject) for x in small]
+    by_subject = {x.subject: x for x in busy}
+    assert by_subject["grpc-job-19-4"].metrics["job_state"] == "completed"
+    assert by_subject["work"].metrics["snapshots"] == 40
+    assert len(by_subject["work"].evidence) == 3  # first, middle and last snapshot
+
+
+def test_per_job_owner_found_by_label_or_by_name_among_many_pods() -> None:
+    pods = [rabbit_pod()]
+    for k in range(400):  # other jobs' pods, one of them spelling a longer id that must not match
+        pods.append(
+            {
+                "ts": at(-50),
+                "source": f"k8s/pods.json#/items/{k + 2}",
+                "namespace": "panda",
+                "pod": f"grpc-job-19-4{k}-ab12c",
+                "phase": "Running",
+            }
+        )
+    pods.append(
+        {
+            "ts": at(-40),
+            "source": "k8s/pods.json#/items/900",
+            "namespace": "panda",
+            "pod": "grpc-job-19-4-zz9x1",
+            "phase": "Succeeded",
+        }
+    )
+    rows = series("grpc-job-19-4", [12, 12, 12], consumers=0, job_id="19-4")
+    x = pa.diagnose.queues(frames(queues=rows, jobs=[completed_job("19-4")], pods=pods))[0]
+    assert x.code is Code.QUEUE_ORPHANED
+    assert x.summary.endswith("Job grpc-job-19-4 completed, pod grpc-job-19-4-zz9x1 Succeeded")
+    # a pod that is still running keeps its queue a backlog, not an orphan, found by its job_id label
+    pods[-1] = {**pods[-1], "pod": "baby-analyzer-q7w2e", "job_id": "19-4", "phase": "Running"}
+    x = pa.diagnose.queues(frames(queues=rows, jobs=[completed_job("19-4")], pods=pods))[0]
+    assert (x.code, x.severity) == (Code.QUEUE_BACKLOG, Severity.CRITICAL)
+    assert "pod baby-analyzer-q7w2e Running" in x.summary
