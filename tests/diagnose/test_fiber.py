@@ -371,3 +371,38 @@ def test_link_window_bounds_the_linked_503s():
     frames = Frames(focus=_focus([0]), ingress=_configure([0, 4, 12]))
     assert pa.diagnose.fiber(frames)[0].metrics["configure_503s"] == 2
     assert pa.diagnose.fiber(frames, link_window_s=15)[0].metrics["configure_503s"] == 3
+
+
+# --- issue #12: a flapping interrogator and a busy ingress --------------------------------
+
+
+def test_flapping_probes_give_one_finding_and_count_each_503_once():
+    # 150 not-ready periods of 20 s, each followed by 10 s ready; a 503 every 5 s throughout
+    items = []
+    for k in range(150):
+        items += [(30 * k, 200, WAITING), (30 * k + 10, 200, WAITING), (30 * k + 20, 200, READY)]
+    times = [5 * i + 2.5 for i in range(150 * 6)]
+    [f] = pa.diagnose.fiber(Frames(live_metadata=_probes(*items), ingress=_configure(times)))
+    assert (f.code, f.severity) == (Code.FIBER_WAITING, Severity.WARNING)
+    assert f.metrics["not_ready_periods"] == 150
+    # a 503 at 30k + 2.5, 7.5, 12.5, 17.5 is inside [30k, 30k + 20); 22.5 and 27.5 are not
+    assert f.metrics["configure_503s"] == 150 * 4
+    assert f.metrics["first_configure_503"] == T0 + pd.Timedelta(seconds=2.5)
+    assert f.metrics["last_configure_503"] == T0 + pd.Timedelta(seconds=30 * 149 + 17.5)
+
+
+def test_busy_ingress_gives_the_small_twins_findings():
+    probes = _probes((0, 200, WAITING), (60, 200, WAITING), (120, 200, WAITING))
+    rejected = _focus([10, 40, 70])
+    small = Frames(live_metadata=probes, ingress=_configure([10, 40, 70]), focus=rejected)
+    # the same incident inside 30,000 ordinary requests (200s on other routes, a few 503 elsewhere)
+    other = _configure([i * 0.004 for i in range(30_000)], status=200, route="/prisma/api/v1/sites")
+    elsewhere = _configure([5, 50, 95], status=503, route="/prisma/api/v1/alerts")
+    ingress = schema.INGRESS.conform(pd.concat([other, _configure([10, 40, 70]), elsewhere], ignore_index=True))
+    busy = Frames(live_metadata=probes, ingress=ingress, focus=rejected)
+    expected = [(f.code, f.severity, f.subject, f.metrics["configure_503s"]) for f in pa.diagnose.fiber(small)]
+    assert expected == [
+        (Code.FIBER_WAITING, Severity.CRITICAL, "GET /live_metadata", 3),
+        (Code.FIBER_METADATA_MISSING, Severity.CRITICAL, "missing prr", 3),
+    ]
+    assert [(f.code, f.severity, f.subject, f.metrics["configure_503s"]) for f in pa.diagnose.fiber(busy)] == expected
