@@ -431,3 +431,84 @@ def test_does_not_mutate_inputs(fiber: Frames) -> None:
     pa.diagnose.timeline(fiber, findings=pa.diagnose.run(fiber))
     for name, df in fiber.items():
         pd.testing.assert_frame_equal(df, before[name])
+
+
+# --- issue #12: many queues, many errors, IPv6 clients ------------------------------------
+
+
+def test_many_queues_over_many_snapshots_each_get_their_own_rows() -> None:
+    rows = []
+    t0 = ts("2025-11-08 13:00:00")
+    for k in range(30):  # 30 snapshots, a minute apart
+        at = t0 + pd.Timedelta(minutes=k)
+        for q in range(400):
+            # queue q exists from snapshot q % 10; the odd ones lose their consumer at snapshot 20,
+            # every fifth one is deleted at snapshot 25
+            if k < q % 10 or (q % 5 == 0 and k >= 25):
+                continue
+            consumers = 0 if q % 2 and k >= 20 else 1
+            rows.append(
+                {
+                    "ts": at,
+                    "source": "rabbitmq/snapshots.jsonl",
+                    "line_no": k + 1,
+                    "queue": f"grpc-job-40-{q}",
+                    "consumer_count": consumers,
+                    "messages": 0,
+                }
+            )
+    tl = pa.diagnose.timeline(Frames(queues=schema.QUEUES.conform(rows)))
+    said = tl["text"].tolist()
+    appeared = [t for t in said if t.endswith("appeared (1 consumer, 0 messages)")]
+    assert len(appeared) == 400 - 40  # all but those present in the first snapshot (q % 10 == 0)
+    lost = [t for t in said if "consumers 1 → 0" in t]
+    assert len(lost) == 200
+    assert all(int(t.split()[1].rstrip(":").rsplit("-", 1)[1]) % 2 for t in lost)
+    gone = tl[tl["text"].str.contains("disappeared", regex=False)]
+    assert len(gone) == 80  # q % 5 == 0, seen last at snapshot 24
+    assert set(gone["ts"]) == {t0 + pd.Timedelta(minutes=25)}
+    assert not any("reappeared" in t for t in said)
+
+
+def test_ten_thousand_identical_errors_in_a_minute_are_one_row() -> None:
+    t0 = ts("2025-11-08 13:18:00")
+    rows = [
+        {
+            "ts": t0 + pd.Timedelta(milliseconds=5 * i),
+            "source": "logs/panda/p/focus-server.log",
+            "line_no": i + 1,
+            "kind": "record",
+            "level": "critical" if i == 7000 else "error",
+            "logger": "pz.focus_server",
+            "message": f"RabbitMQ publish failed for alert {i}: connection reset",
+            "pod": FOCUS_POD,
+        }
+        for i in range(10_000)
+    ]
+    tl = pa.diagnose.timeline(Frames(focus=schema.FOCUS.conform(rows)))
+    [row] = tl.itertuples()
+    assert (row.kind, row.count, row.severity, row.line_no) == ("error", 10_000, "critical", 1)
+    assert row.text == "RabbitMQ publish failed for alert 0: connection reset (×10000 in this minute)"
+    assert row.end_ts == t0 + pd.Timedelta(milliseconds=5 * 9_999)
+
+
+def test_focus_access_5xx_counts_ipv6_clients_by_host() -> None:
+    focus = schema.FOCUS.conform(
+        [
+            {
+                "ts": ts(f"2025-11-08 13:18:{s:02d}"),
+                "source": "f.log",
+                "line_no": s,
+                "kind": "access",
+                "level": "info",
+                "method": "POST",
+                "path": "/configure",
+                "route": "/configure",
+                "status": 503,
+                "client_addr": addr,
+            }
+            for s, addr in enumerate(["[fd00::1]:50001", "[fd00::2]:50002", "[fd00::1]:50003", "10.42.0.0:1"])
+        ]
+    )
+    [row] = pa.diagnose.timeline(Frames(focus=focus)).itertuples()
+    assert row.text == "4 × HTTP 503 on POST /configure from 3 clients"  # fd00::1, fd00::2, 10.42.0.0
