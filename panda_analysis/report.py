@@ -396,10 +396,10 @@ FILTER_PARAMETERS = ("pod", "job_id", "alert_id", "queue", "client")
 #: (what JupyterLab renders natively, whatever PLOTLY_RENDERER the caller has) and the HTML
 #: export turns each into an interactive figure (plotly#5365). Set at kernel start-up, before
 #: any cell, without touching our own environment (so runs can go in parallel threads).
-#: ipykernel 7 warns on stderr that its local TCP transport is unencrypted: noise in a report run.
-#: The third keeps ``rfc3987_syntax`` out of the kernel: plotly's renderers import nbformat, whose
-#: jsonschema then imports it, and it compiles 39 lark grammars at import (about 2 s of every
+#: The second line keeps ``rfc3987_syntax`` out of the kernel: plotly's renderers import nbformat,
+#: whose jsonschema then imports it, and it compiles 39 lark grammars at import (about 2 s of every
 #: kernel's 4, issue #12); jsonschema skips the IRI format checks without it, which no report uses.
+#: ipykernel 7 warns on stderr that its local TCP transport is unencrypted: noise in a report run.
 KERNEL_ARGUMENTS = (
     "--IPKernelApp.exec_lines=__import__('os').environ.__setitem__('PLOTLY_RENDERER', 'plotly_mimetype')",
     "--IPKernelApp.exec_lines=__import__('sys').modules.setdefault('rfc3987_syntax', None)",
