@@ -43,6 +43,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/ingress_bench.py
 	$(BIN)/python benchmarks/rules_bench.py
 	$(BIN)/python benchmarks/hostile_bench.py
+	$(BIN)/python benchmarks/report_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
