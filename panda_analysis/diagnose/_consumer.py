@@ -278,6 +278,8 @@ def _select(frames: Frames) -> _Selection:
         seen=pd.concat([_text_col(events, "pod"), _text_col(restarts, "pod")]).dropna().unique(),
     )
     created_events = _grouped(job_events[is_value(job_events["reason"], "SuccessfulCreate")], "object_name")
+    # only the pods of some job become row lists (a big cluster lists 20,000 pods, most of them not jobs')
+    matched = {pod for mine in pods.values() for pod in mine}
 
     in_time = queues.sort_values("ts", kind="stable")
     per_job = in_time[in_time["job_id"].notna()]
@@ -301,12 +303,12 @@ def _select(frames: Frames) -> _Selection:
         polls=_rows_of(_grouped(polls, "job_id")),
         jobs=_rows_of(jobs),
         pods=pods,
-        pod_rows=_grouped(pods_df, "pod"),
+        pod_rows=_grouped(_of_pods(pods_df, "pod", matched), "pod"),
         created_events=created_events,
         pod_events=_grouped(pod_events, "object_name"),
         warning_events=_grouped(events[is_value(events["type"], "Warning")], "object_name"),
         event_namespace={name: r.get("namespace") for name, r in _first_by(events, "object_name").items()},
-        restarts=_grouped(app_restarts, "pod"),
+        restarts=_grouped(_of_pods(app_restarts, "pod", matched), "pod"),
         first_queue=first_queue,
         first_attached=first_attached,
         first_consumer=_first_consumers(consumers),
@@ -315,6 +317,11 @@ def _select(frames: Frames) -> _Selection:
         access_ready=_rows_of(_grouped(access, "job_id")),
         snapshot_start=_snapshot_start(frames),
     )
+
+
+def _of_pods(df: pd.DataFrame, column: str, pods: set[str]) -> pd.DataFrame:
+    """The rows of ``df`` whose ``column`` names one of ``pods`` (frame order kept)."""
+    return df[_text_col(df, column).isin(pods).fillna(False).to_numpy(dtype=bool)]
 
 
 def _rows_of(index: Mapping[str, _Positioned]) -> dict[str, list[dict[str, Any]]]:
