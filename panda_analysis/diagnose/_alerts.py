@@ -42,6 +42,7 @@ from panda_analysis.diagnose._util import (
     fmt_span,
     fmt_time,
     focus_server,
+    integer,
     rabbitmq_pod,
 )
 from panda_analysis.diagnose._util import missing as _missing
@@ -261,10 +262,11 @@ class _Pool:
         *,
         width: pd.Timedelta,
         slack: pd.Timedelta,
+        prefer: Callable[[Row], bool] | None = None,
     ) -> Row | None:
         """For keys known to ``width`` only: the first line logged (family order) among the
-        unused ones whose span ``[key - slack, key + width + slack]`` holds ``near``, else
-        the nearest in ``[lo, hi]``; marks it used.
+        unused ones whose span ``[key - slack, key + width + slack]`` holds ``near`` (those
+        ``prefer`` takes first), else the nearest in ``[lo, hi]``; marks it used.
 
         ingress-nginx stamps whole seconds: a request that ended in second ``s`` began in
         ``[s - request_time, s + 1 - request_time)``. Several pushes share that span in a
@@ -275,13 +277,17 @@ class _Pool:
         """
         first = bisect_left(self.keys, max(lo, near - width - slack).value)
         last = bisect_right(self.keys, min(hi, near + slack).value)
-        best = -1
+        best: tuple[bool, int] | None = None
+        pick = -1
         for i in range(first, last):
-            if id(self.rows[i]) not in used and (best < 0 or self.order[i] < self.order[best]):
-                best = i
-        if best >= 0:
-            used.add(id(self.rows[best]))
-            return self.rows[best]
+            if id(self.rows[i]) in used:
+                continue
+            rank = (prefer is not None and not prefer(self.rows[i]), self.order[i])
+            if best is None or rank < best:
+                best, pick = rank, i
+        if pick >= 0:
+            used.add(id(self.rows[pick]))
+            return self.rows[pick]
         return self.nearest(used, lo, hi, near)
 
     def next_after(self, when: pd.Timestamp) -> pd.Timestamp | None:
@@ -322,6 +328,7 @@ class _Lines:
     # time pools
     push_starts: _Pool = field(default_factory=lambda: _Pool([]))
     push_width: pd.Timedelta = field(default_factory=lambda: pd.Timedelta(0))  # a push start's uncertainty
+    focus_push_statuses: frozenset[int] = frozenset()  # what the Focus Server answered pushes
     sounds: _Pool = field(default_factory=lambda: _Pool([]))
     rmq_pub: _Pool = field(default_factory=lambda: _Pool([]))
     rmq_con: _Pool = field(default_factory=lambda: _Pool([]))
@@ -352,6 +359,15 @@ class _Lines:
             positions = {i for i, r in enumerate(self.focus_errors) if named.search(str(r.get("message") or ""))}
         own = {id(r) for r in self.focus_errors_by_id.get(alert_id, ())}
         return [r for i, r in enumerate(self.focus_errors) if i in positions or id(r) in own]
+
+    def answered_by_focus(self, push: Row) -> bool:
+        """The push's status is one the Focus Server answered a push with (its access lines).
+
+        A Focus receipt belongs to a push the Focus Server answered, so when it answered
+        every push 201, a receipt takes a push answered 201 before one answered 502 by an
+        ingress that never reached it (which is then traced on its own)."""
+        status = integer(push.get("status"))
+        return not self.focus_push_statuses or status in self.focus_push_statuses
 
     def proven(self, alert_id: str) -> bool:
         """A later stage names the alert (analyzer line or MongoDB document with its id)."""
@@ -396,6 +412,9 @@ def _select(frames: Frames, *, exchange: str) -> _Lines:
         lines.publishing = _records(_sorted(some[_contains(smsg, _PUBLISHING)]))
         published_ok = _records(_sorted(some[_contains(smsg, _PUBLISHED_OK)]))
         lines.focus_errors = _records(_sorted(some[_is_one_of(some["level"], ["error", "critical"])]))
+        route = focus["route"] if isinstance(focus["route"].dtype, pd.CategoricalDtype) else focus["path"]
+        answers = focus[_is_one_of(focus["kind"], ["access"]) & _contains(route, _PUSH)]["status"].dropna()
+        lines.focus_push_statuses = frozenset(int(s) for s in answers.unique())
         lines.received_by_id = _by(lines.received, "alert_id")
         lines.publishing_by_id = _by(lines.publishing, "alert_id")
         lines.published_ok_by_id = _by(published_ok, "alert_id")
@@ -627,7 +646,7 @@ def _alerts_of(lines: _Lines, used: set[int], window: pd.Timedelta, skew: pd.Tim
             lo, hi = item.anchor - window, item.anchor + skew
             if lines.push_width > pd.Timedelta(0):
                 item.request = lines.push_starts.first_logged(
-                    used, lo, hi, item.anchor, width=lines.push_width, slack=skew
+                    used, lo, hi, item.anchor, width=lines.push_width, slack=skew, prefer=lines.answered_by_focus
                 )
             else:
                 item.request = lines.push_starts.nearest(used, lo, hi, item.anchor)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -489,3 +491,272 @@ def test_trace_filter_by_alert_id() -> None:
         only.reset_index(drop=True), every[every["alert_id"] == "test-sd-124"].reset_index(drop=True)
     )
     assert pa.diagnose.alert_trace(frames, alert_id="nope").empty
+
+
+# -- busy bundles: findings aggregate per stage (issue #12) ------------------------------------
+#
+# Alerts at a busy platform's pace (about 3 a second, so that two pushes are often handled at
+# once and their lines interleave) inside ordinary ingress traffic, each written with the
+# sample's own line formats and the sample's delays between stages (push start → Focus
+# receipt 14 ms → publish 16 ms → RabbitMQ 86 ms → confirmed 89 ms → detected 131 ms →
+# consumed 172 ms → MongoDB 189 ms; the push logged when it ends, stamped in whole seconds;
+# the alert sound fetched about a second later).
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+STREAM_LOST = (
+    "pika.exceptions.StreamLostError: Stream connection lost: ConnectionResetError(104, 'Connection reset by peer')"
+)
+
+
+def kubelet(t: pd.Timestamp) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond * 1000 + t.nanosecond:09d}Z"
+
+
+def access_line(t: pd.Timestamp, client: str, request: str, status: int, size: int, rt: float, rid: str, **kw) -> str:
+    """An ingress-nginx ``upstreaminfo`` line as the controller logs it when the request ends at ``t``."""
+    local = f"{t.day:02d}/{MONTHS[t.month - 1]}/{t.year}:{t.strftime('%H:%M:%S')} +0000"
+    agent = kw.get("agent", "python-requests/2.32.5")
+    upstream = kw.get("upstream", "webapp-webapp-pz-web-webapp-ui-80")
+    addr = kw.get("addr", "10.42.1.9:80")
+    return (
+        f'{kubelet(t)} {client} - - [{local}] "{request}" {status} {size} "{kw.get("referer", "-")}" "{agent}" '
+        f"902 {rt:.3f} [{upstream}] [] {addr} {size} {rt:.3f} {status} {rid}"
+    )
+
+
+def rabbit_line(t: pd.Timestamp, pid: str, message: str) -> str:
+    return f"{kubelet(t)} {t.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00 [debug] <{pid}> {message}"
+
+
+def busy_alert_files(
+    n: int,
+    *,
+    lost: dict[int, str] | None = None,
+    traffic: int = 3000,
+    start: str = "2025-11-13T12:20:00Z",
+    seed: int = 12,
+) -> dict[str, list[str]]:
+    """Lines per file (unsorted) of ``n`` alerts ``busy-0000``... and ``traffic`` other requests.
+
+    ``lost`` maps an alert's number to the stage where it stops: ``focus_published`` (the
+    Focus Server's publish fails with StreamLostError, as in the sample), ``rabbitmq_consumed``
+    (RabbitMQ routes it, no consumer takes it) or ``ingress_request`` (the push answered 502,
+    the Focus Server never sees it).
+    """
+    rng = random.Random(seed)
+    lost = lost or {}
+    t0 = pd.Timestamp(start)
+    files: dict[str, list[str]] = {ING: [], FOC: [], RMQ: [], ANA: [], MONGO: []}
+    ms = pd.Timedelta(milliseconds=1)
+    t = t0
+    for i in range(n):
+        t += pd.Timedelta(seconds=rng.expovariate(1 / 0.35))
+        aid, how = f"busy-{i:04d}", lost.get(i)
+        rt = rng.uniform(0.09, 0.12)
+        end = t + pd.Timedelta(seconds=rt)
+        push = "POST /prisma/api/prisma-210-1000/api/push-to-rabbit HTTP/1.1"
+        status = 502 if how == "ingress_request" else 201
+        files[ING].append(access_line(end, "10.42.0.0", push, status, 450, rt, f"{rng.getrandbits(128):032x}"))
+        if how == "ingress_request":
+            continue
+        files[FOC] += [
+            f"{kubelet(t + 12 * ms)} [INFO] POST /prisma-210-1000/api/push-to-rabbit",
+            f'{kubelet(t + 14 * ms)} [INFO] Received alert: {{"alertId": "{aid}", "classId": 104, "severity": 3}}',
+            f"{kubelet(t + 16 * ms)} [INFO] Publishing alert to RabbitMQ: {aid}",
+            f'{kubelet(t + 97 * ms)} INFO:     10.42.1.9:{rng.randint(30000, 60000)} - "POST /prisma-210-1000/api/push-to-rabbit HTTP/1.1" 201 Created',
+        ]
+        if how == "focus_published":
+            files[FOC].append(f"{kubelet(t + 60 * ms)} [ERROR] Failed to publish alert {aid}: {STREAM_LOST}")
+            continue
+        files[FOC].append(f"{kubelet(t + 89 * ms)} [INFO] Alert published successfully")
+        files[RMQ].append(
+            rabbit_line(
+                t + 86 * ms,
+                "0.4521.0",
+                "Message published to exchange 'prisma' with routing_key 'Algorithm.AlertReport.MLGround'",
+            )
+        )
+        if how == "rabbitmq_consumed":
+            continue
+        files[RMQ].append(rabbit_line(t + 172 * ms, "0.3982.0", "Message consumed from queue 'prisma-210-1000-alerts'"))
+        distance = rng.randint(100, 9000)
+        files[ANA] += [
+            f"{kubelet(t + 131 * ms)} [INFO] Alert detected: class_id=104, severity=3, distance_m={distance}",
+            f"{kubelet(t + 132 * ms)} [INFO] Publishing alert to RabbitMQ: Algorithm.AlertReport.MLGround",
+            f"{kubelet(t + 161 * ms)} [INFO] Alert published successfully: {aid}",
+        ]
+        created = (t + 189 * ms).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        files[MONGO].append(
+            json.dumps(
+                {
+                    "_id": {"$oid": f"{0x6915CA495BF5937B16620000 + i:024x}"},
+                    "alertId": aid,
+                    "classId": 104,
+                    "severity": 3,
+                    "distance_m": distance,
+                    "jobId": "1-3",
+                    "exchange": "prisma",
+                    "routingKey": "Algorithm.AlertReport.MLGround",
+                    "source": "push-to-rabbit",
+                    "createdAt": {"$date": created},
+                }
+            )
+        )
+        sound = t + pd.Timedelta(seconds=rng.uniform(0.9, 1.4))
+        files[ING].append(
+            access_line(
+                sound,
+                "10.42.0.0",
+                "GET /assets/sounds/alert_sound.mp3 HTTP/2.0",
+                206,
+                25214,
+                0.002,
+                f"{rng.getrandbits(128):032x}",
+                referer="https://10.10.10.100/prisma/",
+                agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0",
+            )
+        )
+    span = (t - t0).total_seconds() + 5
+    routes = [
+        (
+            "GET /prisma/api/prisma-210-1000/api/alerts?limit=50&severity=3 HTTP/1.1",
+            8812,
+            "webapp-webapp-pz-web-webapp-ui-80",
+        ),
+        ("GET /focus-server/live_metadata HTTP/1.1", 1184, "panda-panda-focus-server-5000"),
+        ("GET /assets/app.js HTTP/2.0", 402112, "webapp-webapp-pz-web-webapp-ui-80"),
+        ("GET /focus-server/metadata/19-5 HTTP/1.1", 230, "panda-panda-focus-server-5000"),
+    ]
+    for _ in range(traffic):
+        request, size, upstream = rng.choice(routes)
+        at = t0 + pd.Timedelta(seconds=rng.uniform(0, span))
+        client = f"10.42.{rng.randint(0, 3)}.{rng.randint(2, 250)}"
+        files[ING].append(
+            access_line(
+                at,
+                client,
+                request,
+                200,
+                size,
+                rng.uniform(0.001, 0.2),
+                f"{rng.getrandbits(128):032x}",
+                upstream=upstream,
+            )
+        )
+    return files
+
+
+def write_files(files: dict[str, list[str]]) -> dict[str, str]:
+    """Each file's lines in time order (log files by their kubelet stamp, MongoDB as written)."""
+    out = {}
+    for rel, lines in files.items():
+        ordered = lines if rel == MONGO else sorted(lines, key=lambda line: line.split(" ", 1)[0])
+        out[rel] = "".join(line + "\n" for line in ordered)
+    return out
+
+
+def busy(make_bundle, n: int, **kw) -> Frames:
+    return build(make_bundle, write_files(busy_alert_files(n, **kw)))
+
+
+def lost_at(n: int, stage: str, count: int, *, seed: int, taken: Iterable[int] = ()) -> dict[int, str]:
+    free = sorted(set(range(n)) - set(taken))
+    return dict.fromkeys(random.Random(seed).sample(free, count), stage)
+
+
+def test_busy_healthy_bundle_gives_no_finding(make_bundle) -> None:
+    frames = busy(make_bundle, 400)
+    assert len(frames.ingress) == 3000 + 2 * 400
+    trace = pa.diagnose.alert_trace(frames)
+    assert trace["alert_id"].nunique() == 400  # every push paired with its Focus receipt, none left over
+    assert not trace["alert_id"].str.startswith("request ").any()
+    assert set(trace["status"].astype(str)) == {"passed"}
+    assert pa.diagnose.alerts(frames) == []
+
+
+def test_fifty_alerts_lost_at_one_stage_make_one_finding(make_bundle) -> None:
+    lost = lost_at(400, "rabbitmq_consumed", 50, seed=1)
+    frames = busy(make_bundle, 400, lost=lost)
+    ids = [f"busy-{i:04d}" for i in sorted(lost)]  # alerts are numbered in time order
+    [f] = pa.diagnose.alerts(frames)
+    assert (f.code, f.severity, f.component, f.subject) == (
+        Code.ALERT_NOT_DELIVERED,
+        Severity.CRITICAL,
+        "rabbitmq",
+        "rabbitmq_consumed",
+    )
+    m = f.metrics
+    assert (m["alerts_stopped"], m["alerts_total"], m["share_stopped"]) == (50, 400, 0.125)
+    assert m["alert_ids"] == ids[:10]
+    assert (m["alert_id"], m["last_alert_id"]) == (ids[0], ids[-1])
+    assert m["stop_status_counts"] == {"missing": 50}
+    assert m["queue"] == "prisma-210-1000-alerts"  # where the 350 others were consumed
+    assert m["ingress_status_counts"] == {"201": 50}
+    assert m["stage_status"]["rabbitmq_published"] == {"passed": 50}
+    assert m["stage_status"]["mongo_saved"] == {"missing": 50}
+    assert f.summary.startswith("50 of 400 alerts stopped at RabbitMQ (queue consumption) from 2025-11-13 12:")
+    assert f"(first {ids[0]}, {ids[1]}, {ids[2]}, …)" in f.summary
+    assert "no consumer took them from queue 'prisma-210-1000-alerts'" in f.summary
+    assert f.summary.endswith("no analyzer detection, no alert_sound.mp3 fetch, no MongoDB document followed.")
+    # quoted: the first lost alert's last three lines in time order (its receipt, RabbitMQ
+    # publish, confirmation), then the last lost alert's RabbitMQ publish and confirmation
+    assert [e.source for e in f.evidence] == [FOC, RMQ, FOC, RMQ, FOC]
+    assert f'"alertId": "{ids[0]}"' in f.evidence[0].text
+    assert all("Message published to exchange 'prisma'" in e.text for e in f.evidence if e.source == RMQ)
+    assert f.first_seen < f.last_seen
+    steps = "\n".join(f.next_steps)
+    assert "rabbitmqctl list_queues name messages_ready consumers" in steps
+    assert "rabbitmq-panda-0" in steps
+    # and the trace put each stop on the right alert (no neighbour's line taken)
+    trace = pa.diagnose.alert_trace(frames)
+    consumed = trace[trace["stage"] == "rabbitmq_consumed"]
+    assert sorted(consumed.loc[consumed["status"] == "missing", "alert_id"]) == ids
+    json.dumps(f.to_dict())
+
+
+def test_lost_at_two_stages_make_two_findings(make_bundle) -> None:
+    at_focus = lost_at(400, "focus_published", 30, seed=2)
+    at_queue = lost_at(400, "rabbitmq_consumed", 20, seed=3, taken=at_focus)
+    frames = busy(make_bundle, 400, lost={**at_focus, **at_queue})
+    found = pa.diagnose.alerts(frames)
+    assert [(f.subject, f.component, f.metrics["alerts_stopped"]) for f in found] == [
+        ("focus_published", "focus-server", 30),
+        ("rabbitmq_consumed", "rabbitmq", 20),
+    ]
+    focus, queue = found
+    assert focus.metrics["alert_ids"] == [f"busy-{i:04d}" for i in sorted(at_focus)][:10]
+    assert queue.metrics["alert_ids"] == [f"busy-{i:04d}" for i in sorted(at_queue)][:10]
+    assert focus.metrics["causes"] == {"StreamLostError: Stream connection lost": 30}
+    assert focus.metrics["stop_status"] == "failed"
+    assert "the Focus Server failed to publish them to RabbitMQ (StreamLostError: Stream connection lost)" in (
+        focus.summary
+    )
+    assert focus.title == "Alert stopped in the Focus Server"
+    assert any(e.source == FOC and "Failed to publish alert" in e.text for e in focus.evidence)
+    assert len({f.key for f in found}) == 2
+
+
+def test_failed_pushes_in_busy_traffic_make_one_ingress_finding(make_bundle) -> None:
+    lost = lost_at(300, "ingress_request", 12, seed=4)
+    frames = busy(make_bundle, 300, lost=lost)
+    [f] = pa.diagnose.alerts(frames)
+    assert (f.subject, f.component) == ("ingress_request", "ingress-nginx")
+    assert f.metrics["alerts_stopped"] == 12
+    assert all(a.startswith("request ") for a in f.metrics["alert_ids"])  # no id: the Focus Server never saw them
+    assert f.metrics["ingress_status_counts"] == {"502": 12}
+    assert "push-to-rabbit was answered 502" in f.summary
+
+
+def test_busy_twin_of_the_sample_gives_the_sample_finding(make_bundle) -> None:
+    # the alert_lost sample's two alerts among 300 others and ordinary traffic in the same minutes
+    files = busy_alert_files(300, start="2025-11-13T12:06:00Z", traffic=2000)
+    for rel, text in sample_files().items():
+        files[rel] += text.splitlines()
+    frames = build(make_bundle, write_files(files))
+    [f] = pa.diagnose.alerts(frames)
+    [small] = pa.diagnose.alerts(pa.samples.alert_lost().frames())
+    assert (f.code, f.severity, f.component, f.subject) == (small.code, small.severity, small.component, small.subject)
+    assert f.metrics["alert_ids"] == ["test-sd-124"]
+    assert f.metrics["alerts_total"] == 302
+    assert f.summary == small.summary
+    assert [(e.source, e.line_no is not None) for e in f.evidence] == [(e.source, True) for e in small.evidence]
