@@ -485,8 +485,11 @@ def _select(frames: Frames, min_restarts: int) -> _Selection:
     status, seen = _from_status(frames, min_restarts)
     pasted = _from_text(frames, min_restarts, seen)
     containers = status + pasted
-    logs = _previous_logs(frames, {c.pod for c in containers}, namespaces=bool(pasted))
-    events = _by_key(frames.events, "pod", "object_name") if containers else {}
+    pods = {c.pod for c in containers}
+    logs = _previous_logs(frames, pods, namespaces=bool(pasted))
+    ev = frames.events
+    about = (ev["pod"].astype("string").isin(pods) | ev["object_name"].astype("string").isin(pods)).fillna(False)
+    events = _by_key(ev[about.to_numpy(dtype=bool)], "pod", "object_name") if containers else {}
     for c in containers:
         _resolve_log(c, logs)  # first: it may name the container and namespace the events are matched on
         _resolve_events(c, events)
