@@ -14,10 +14,11 @@ Every figure is read in this one run and printed next to the same interpreter's 
   (peak over baseline under 64 MiB, i.e. a ratio to the file size near 0);
 * ``diagnose sparse``: ``panda-analysis diagnose --json`` on that bundle, end to end;
 * ``big ingress``: an N MiB (default 1024, as big as a tar member may be) access log with
-  dirty lines in it (cut mid-field, odd quotes, a 1 MB user agent, NUL bytes, banners): peak
-  RSS over the resulting frame's own memory (``memory_usage(deep=True)``), which is what any
-  parser must hold; target at most 2.5x the frame (the pieces' columns and the concatenated
-  frame coexist for a moment; the file itself is never held whole);
+  dirty lines in it (cut mid-field, odd quotes, a 1 MB user agent, NUL bytes, banners):
+  target peak RSS at most 1.5 GB (issue #12), shown next to the resulting frame's own
+  memory (``memory_usage(deep=True)``, which counts the ``source`` column's shared block once
+  per chunk, so it overstates what the frame holds); the file itself is never held whole and
+  the pieces' columns are folded into the frame as they come;
 * ``snapshot 5k queues``: one RabbitMQ management snapshot line holding 5,000 queues (several
   MB on one line, as a busy broker gives): every queue becomes a row (checked), peak over
   baseline reported;
@@ -53,7 +54,7 @@ FOCUS_LINE = (
     "validation failed: Cannot proceed: Missing required fiber metadata fields: prr\n"
 )
 SPARSE_EXTRA_MIB = 64  # allowed peak over the baseline for a sparse file of any size
-BIG_OVER_FRAME = 2.5  # allowed peak RSS over the frame's own memory for a big access log
+BIG_PEAK_MIB = 1.5e9 / 2**20  # allowed peak RSS for a big access log: 1.5 GB (issue #12)
 
 _PEAK = """
 def _peak_mib():
@@ -265,11 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         took = time.perf_counter() - started
         frame = got["frame_mib"]
         ratio = (got["peak"] - base) / max(frame, 1)
-        ok = ratio <= BIG_OVER_FRAME
+        ok = got["peak"] <= BIG_PEAK_MIB
         results.append(
             ("big ingress", f"{size_mib:.0f} MiB file, {got['rows'].get('ingress', 0)} requests, {got['unparsed']} unparsed: "
-             f"peak {got['peak']:.0f} MiB = baseline + {ratio:.2f}x the {frame:.0f} MiB frame ({took:.0f} s)",
-             f"<= {BIG_OVER_FRAME}x the frame", ok)
+             f"peak {got['peak']:.0f} MiB ({got['peak'] * 2**20 / 1e9:.2f} GB) = baseline + {ratio:.2f}x the "
+             f"{frame:.0f} MiB frame ({took:.0f} s)",
+             f"peak RSS <= 1.5 GB ({BIG_PEAK_MIB:.0f} MiB)", ok)
         )
         print(results[-1][1], flush=True)
         shutil.rmtree(root)

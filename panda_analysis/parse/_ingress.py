@@ -63,7 +63,7 @@ from panda_analysis.parse._common import normalize_level, route_template
 __all__ = ["ingress", "ingress_messages"]
 
 #: Bytes per piece handed to one worker (cut at a line end).
-_PIECE_BYTES = 8 * 1024 * 1024
+_PIECE_BYTES = 16 * 1024 * 1024
 _NAT = np.iinfo(np.int64).min
 _NS = 1_000_000_000
 
@@ -605,19 +605,18 @@ def _risky_lines(data: bytes, ends: np.ndarray) -> np.ndarray:
     if len(quotes):
         # quotes per line, and which quote of its line each one is (odd lines are rare:
         # after one, the quotes of the lines that follow start at an odd index)
-        before_end = np.searchsorted(quotes, ends)
-        counts = np.diff(before_end, prepend=0, append=len(quotes))
-        odd = np.flatnonzero(counts % 2)
-        rank = np.arange(len(quotes)) & 1
+        counts = np.diff(np.searchsorted(quotes, ends), prepend=0, append=len(quotes))
+        odd = np.flatnonzero(counts & 1)
         if len(odd):
-            odd_ends = ends[odd[odd < len(ends)]]
-            rank ^= np.searchsorted(odd_ends, quotes) & 1
-        before = arr[np.maximum(quotes - 1, 0)]
-        at_start = (quotes == 0) | (before == 32) | (before == 10)
-        after = arr[np.minimum(quotes + 1, len(arr) - 1)]
-        at_end = (quotes + 1 == len(arr)) | _AFTER_CLOSE[after]
-        wrong = quotes[np.where(rank == 0, ~at_start, ~at_end)]
-        found += [np.searchsorted(ends, wrong), odd]
+            rank = (np.arange(len(quotes)) ^ np.searchsorted(ends[odd[odd < len(ends)]], quotes)) & 1
+            openers, closers = quotes[rank == 0], quotes[rank == 1]
+        else:
+            openers, closers = quotes[0::2], quotes[1::2]
+        before = arr[np.maximum(openers - 1, 0)]
+        wrong_open = openers[(before != 32) & (before != 10) & (openers != 0)]
+        after = arr[np.minimum(closers + 1, len(arr) - 1)]
+        wrong_close = closers[~_AFTER_CLOSE[after] & (closers + 1 != len(arr))]
+        found += [np.searchsorted(ends, wrong_open), np.searchsorted(ends, wrong_close), odd]
     if data.find(b"\r") >= 0:
         returns = np.flatnonzero(arr == 13)
         nxt = arr[np.minimum(returns + 1, len(arr) - 1)]
