@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import re
 from pathlib import Path
 
@@ -467,3 +469,166 @@ def test_focus_only_bundle(make_bundle):
     assert found[0].metrics["period_median_s"] == 2.5
     assert found[0].evidence[0].source == "logs/panda/panda-panda-focus-server-1-a/focus-server.log"
     assert found[0].evidence[0].line_no == 3
+
+
+# --- busy bundles (issue #12) -----------------------------------------------------------
+#
+# Ordinary traffic in the sample's line formats: many clients polling the Focus Server and
+# the web app through the ingress, a few of their requests failing here and there, the
+# Focus Server logging a uvicorn access line for each request the ingress sent it.
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+FOCUS_UPSTREAM = "panda-panda-focus-server-5000"
+WEB_UPSTREAM = "webapp-webapp-pz-web-webapp-ui-80"
+REASONS = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _kubelet(t: pd.Timestamp) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond * 1000 + t.nanosecond:09d}Z"
+
+
+def _access(t: pd.Timestamp, client: str, method: str, target: str, status: int, upstream: str, rng) -> str:
+    local = f"{t.day:02d}/{MONTHS[t.month - 1]}/{t.year}:{t.strftime('%H:%M:%S')} +0000"
+    rt = rng.uniform(0.001, 0.2)
+    addr = "10.42.1.14:5000" if upstream == FOCUS_UPSTREAM else "10.42.1.9:80"
+    return (
+        f'{_kubelet(t)} {client} - - [{local}] "{method} {target} HTTP/1.1" {status} 230 "-" "python-requests/2.32.5" '
+        f"439 {rt:.3f} [{upstream}] [] {addr} 230 {rt:.3f} {status} {rng.getrandbits(128):032x}"
+    )
+
+
+def _traffic(
+    n: int, *, start: pd.Timestamp, span_s: float, fail_rate: float, seed: int, clients: int = 300
+) -> tuple[list[str], list[str]]:
+    """``n`` ingress lines and the Focus Server's access lines for those sent to it."""
+    rng = random.Random(seed)
+    hosts = [f"10.{rng.randint(50, 200)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(clients)]
+    routes = [
+        ("GET", "/focus-server/live_metadata", "/live_metadata", FOCUS_UPSTREAM),
+        ("GET", "/focus-server/channels", "/channels", FOCUS_UPSTREAM),
+        ("GET", "/focus-server/metadata/19-5", "/metadata/19-5", FOCUS_UPSTREAM),
+        ("GET", "/", None, WEB_UPSTREAM),
+        ("GET", "/prisma/api/prisma-210-1000/api/alerts", None, WEB_UPSTREAM),
+    ]
+    ingress, focus = [], []
+    for _ in range(n):
+        at = start + pd.Timedelta(seconds=rng.uniform(0, span_s))
+        client = rng.choice(hosts)
+        method, target, upstream_path, upstream = rng.choice(routes)
+        status = rng.choice((500, 502, 503)) if rng.random() < fail_rate else 200
+        ingress.append(_access(at, client, method, target, status, upstream, rng))
+        if upstream_path is not None:
+            handled = at - pd.Timedelta(milliseconds=2)
+            focus.append(
+                f'{_kubelet(handled)} INFO:     {client}:{rng.randint(30000, 60000)} - "{method} {upstream_path} HTTP/1.1" '
+                f"{status} {REASONS[status]}"
+            )
+    return ingress, focus
+
+
+def _merged(*texts: str | list[str]) -> str:
+    lines = [line for text in texts for line in (text.splitlines() if isinstance(text, str) else text) if line]
+    return "".join(line + "\n" for line in sorted(lines, key=lambda line: line.split(" ", 1)[0]))
+
+
+def _window_lines(text: str, marker: str, lo: str, hi: str) -> int:
+    """Ingress lines holding ``marker`` whose ``$time_local`` (seconds) lies in ``[lo, hi]``."""
+    return sum(
+        1 for line in text.splitlines() if marker in line and lo <= line.split("[08/Nov/2025:", 1)[-1][:14] <= hi
+    )
+
+
+def test_busy_twin_of_the_sample_gives_the_same_storms(make_bundle, sample, storms):
+    files = {str(p.relative_to(SAMPLE)): p.read_text(encoding="utf-8") for p in SAMPLE.rglob("*") if p.is_file()}
+    ingress, focus = _traffic(6000, start=pd.Timestamp("2025-11-08T13:12:00Z"), span_s=720, fail_rate=0.02, seed=5)
+    files[INGRESS_LOG] = _merged(files[INGRESS_LOG], ingress)
+    files[FOCUS_LOG] = _merged(files[FOCUS_LOG], focus)
+    frames = pa.load_bundle(
+        make_bundle(
+            {k: v for k, v in files.items() if k != "manifest.json"}, manifest=json.loads(files["manifest.json"])
+        )
+    ).frames()
+    assert len(frames.ingress) == len(sample.ingress) + 6000
+    found = {f.metrics["client"]: f for f in pa.diagnose.retry_storm(frames)}
+    assert sorted(found) == sorted(storms) == ["10.42.0.0", "10.42.2.0"]
+    same = [
+        "attempts",
+        "duration_s",
+        "rate_per_s",
+        "rate_per_min",
+        "status_counts",
+        "period_median_s",
+        "period_p10_s",
+        "period_p90_s",
+        "period_source",
+        "focus_attempts",
+        "distinct_configurations",
+        "configurations",
+        "configurations_matched_by",
+        "focus_error",
+        "storm_runs",
+        "upstream",
+    ]
+    for client, small in storms.items():
+        f = found[client]
+        assert (f.code, f.severity, f.component, f.subject) == (
+            small.code,
+            small.severity,
+            small.component,
+            small.subject,
+        )
+        assert (f.first_seen, f.last_seen) == (small.first_seen, small.last_seen)
+        assert {k: f.metrics[k] for k in same} == {k: small.metrics[k] for k in same}
+    # the load figures count the traffic too, every request to the Focus upstream in the window
+    m = found["10.42.0.0"].metrics
+    upstream = _window_lines(files[INGRESS_LOG], f"[{FOCUS_UPSTREAM}]", "13:18:00 +0000", "13:19:27 +0000")
+    assert upstream > 76
+    assert (m["upstream_requests"], m["share_of_upstream"]) == (upstream, round(36 / upstream, 3))
+
+
+def test_busy_traffic_with_scattered_failures_has_no_storm(make_bundle):
+    start = pd.Timestamp("2025-11-08T13:12:00Z")
+    ingress, focus = _traffic(30000, start=start, span_s=720, fail_rate=0.03, seed=6)
+    files = {INGRESS_LOG: _merged(ingress), FOCUS_LOG: _merged(focus)}
+    frames = pa.load_bundle(make_bundle(files)).frames()
+    failing = frames.ingress["status"].isin([500, 502, 503])
+    assert 700 < int(failing.sum()) < 1100  # about 900 failures, from 300 clients on 5 routes
+    assert pa.diagnose.retry_storm(frames) == []
+    # the same traffic with one client retrying every 2 s: exactly that one storm
+    rng = random.Random(7)
+    retries = [
+        _access(
+            start + pd.Timedelta(seconds=300 + 2 * i),
+            "10.9.9.9",
+            "GET",
+            "/focus-server/live_metadata",
+            503,
+            FOCUS_UPSTREAM,
+            rng,
+        )
+        for i in range(25)
+    ]
+    files[INGRESS_LOG] = _merged(ingress, retries)
+    [f] = pa.diagnose.retry_storm(pa.load_bundle(make_bundle(files)).frames())
+    assert f.subject == "10.9.9.9 GET /focus-server/live_metadata"
+    assert (f.metrics["attempts"], f.metrics["duration_s"], f.metrics["source_log"]) == (25, 48.0, "ingress")
+    route = _window_lines(files[INGRESS_LOG], '"GET /focus-server/live_metadata ', "13:17:00 +0000", "13:17:48 +0000")
+    assert f.metrics["route_requests"] == route > 25
+
+
+def test_focus_log_of_access_lines_only(make_bundle):
+    # a Focus Server that logs nothing but uvicorn access lines: no record to tie to them
+    # (the rule used to raise here: "cannot subtract DatetimeArray from ndarray[object]")
+    rng = random.Random(8)
+    ingress, focus = [], []
+    for i in range(15):
+        at = T0 + pd.Timedelta(seconds=2 * i)
+        ingress.append(_access(at, "10.42.0.0", "GET", "/focus-server/live_metadata", 503, FOCUS_UPSTREAM, rng))
+        focus.append(
+            f'{_kubelet(at)} INFO:     10.42.0.0:{40000 + i} - "GET /live_metadata HTTP/1.1" 503 Service Unavailable'
+        )
+    frames = pa.load_bundle(make_bundle({INGRESS_LOG: _merged(ingress), FOCUS_LOG: _merged(focus)})).frames()
+    [f] = pa.diagnose.retry_storm(frames)
+    assert f.subject == "10.42.0.0 GET /focus-server/live_metadata"
+    assert (f.metrics["attempts"], f.metrics["focus_attempts"]) == (15, 15)
+    assert (f.metrics["distinct_configurations"], f.metrics["focus_error"]) == (0, None)
