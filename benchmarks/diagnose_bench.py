@@ -1284,7 +1284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean", action="store_true", help="no dirty lines")
     parser.add_argument("--keep", metavar="DIR", help="write the bundles into DIR and keep them")
     parser.add_argument("--generate-only", action="store_true", help="only write the bundles (needs --keep)")
-    parser.add_argument("--no-rules", action="store_true", help="skip the per-rule timing (one run less per size)")
+    parser.add_argument("--no-rules", action="store_true", help="skip the per-rule timing (one run less per bundle)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a measured process is killed")
     parser.add_argument("--profile", action="store_true", help="profile the first size instead (cProfile, cumulative)")
     parser.add_argument("--top", type=int, default=40, help="functions --profile prints")
@@ -1339,7 +1339,7 @@ def _benchmark(base: Plan, plans: list[Plan], args: argparse.Namespace) -> int:
         with busy_bundle(plan, keep=args.keep) as path:
             built = _built_info(path, plan)
             run = measure_diagnose(path, timeout_s=args.timeout)
-            rules = None if args.no_rules or plan.pods else measure_rules(path, timeout_s=args.timeout)
+            rules = None if args.no_rules else measure_rules(path, timeout_s=args.timeout)
         rss = f"{run.rss_mb:,.0f} MB" if run.rss_mb is not None else "?"
         print(
             f"{_name(plan)}: {built.bytes / 1e6:,.0f} MB bundle, {built.pods:,} pods (generated in {built.seconds:.1f} s); "
@@ -1421,8 +1421,11 @@ def _rule_table(runs: list[tuple[Plan, Built, Run, dict[str, Any] | None]]) -> N
         *(f"  {p}" for p in parsers),
         *next((list(r["rules"]) for *_, r in runs if r and "rules" in r), []),
     ]
+    runs = sorted(runs, key=lambda run: bool(run[0].pods))  # the big-cluster bundle last, out of the growth
     sizes = [plan.lines for plan, *_ in runs]
-    print(f"\n{'seconds':<14}" + "".join(f"{n:>12,}" for n in sizes) + ("   growth/10x" if len(runs) > 1 else ""))
+    heads = [f"{plan.pods:,} pods" if plan.pods else f"{plan.lines:,}" for plan, *_ in runs]
+    busy = sum(1 for plan, *_ in runs if not plan.pods)
+    print(f"\n{'seconds':<14}" + "".join(f"{h:>12}" for h in heads) + ("   growth/10x" if busy > 1 else ""))
     for name in names:
         values: list[float | None] = []
         cells = []
@@ -1439,19 +1442,21 @@ def _rule_table(runs: list[tuple[Plan, Built, Run, dict[str, Any] | None]]) -> N
                 values.append(None if rule["error"] else float(rule["s"]))
                 cells.append("error" if rule["error"] else f"{rule['s']:.2f}")
         tail = ""
-        if len(runs) > 1 and values[-2] is not None and values[-1] is not None and values[-2] >= 0.05:
-            factors = growth(sizes[-2:], [values[-2], values[-1]])
+        a, b = busy - 2, busy - 1
+        first, last = (values[a], values[b]) if busy > 1 else (None, None)
+        if first is not None and last is not None and first >= 0.05:
+            factors = growth([sizes[a], sizes[b]], [first, last])
             tail = f"{factors[0][2]:>12.1f}x" if factors else ""
         print(f"{name:<14}" + "".join(f"{c:>12}" for c in cells) + tail)
     for plan, _, _, r in runs:
         if r is None or "rules" not in r:
-            print(f"{plan.lines:,} lines: per-rule run failed: {(r or {}).get('error')}")
+            print(f"{_name(plan)}: per-rule run failed: {(r or {}).get('error')}")
             continue
         found = "; ".join(
             f"{n}: {_codes(Counter(v['codes']))}" + (f" ({v['error']})" if v["error"] else "")
             for n, v in r["rules"].items()
         )
-        print(f"{plan.lines:,} lines, findings per rule: {found}")
+        print(f"{_name(plan)}, findings per rule: {found}")
 
 
 if __name__ == "__main__":
