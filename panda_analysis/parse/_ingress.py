@@ -558,15 +558,10 @@ def _slow_piece(data: bytes) -> tuple[_Raw, list[_Message], _Skipped]:
 
 def _csv_options(layout: _Layout) -> tuple[Any, ...]:
     names = [f"t{i}" for i in range(layout.ncols)]
-    # high-cardinality tokens (kubelet time, request id) as strings; every other token
-    # dictionary-encoded while it is converted (cheaper than encoding afterwards)
-    plain = {names[-1]} if layout.ncols - layout.kubelet == 19 else set()
-    if layout.kubelet:
-        plain.add(names[0])
     return (
         pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 20),
         pacsv.ConvertOptions(
-            column_types={n: pa.large_string() if n in plain else _DICT for n in names},
+            column_types=dict.fromkeys(names, pa.large_string()),
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             check_utf8=False,
@@ -574,7 +569,6 @@ def _csv_options(layout: _Layout) -> tuple[Any, ...]:
     )
 
 
-_DICT = pa.dictionary(pa.int32(), pa.string())
 _PARSE_OPTIONS = {
     "delimiter": " ",
     "quote_char": '"',
@@ -699,12 +693,18 @@ def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
 
 
 def _encode(col: pa.ChunkedArray) -> tuple[list[str | None], np.ndarray]:
-    """Unique values and int32 codes of a dictionary-typed token column."""
-    if not col.num_chunks or not len(col):
+    """Unique values and int32 codes of a token column (a column of one value is checked on its bytes)."""
+    if not len(col):
         return [], np.zeros(0, dtype=np.int32)
-    col = col.unify_dictionaries()
-    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in col.chunks]
-    return col.chunk(0).dictionary.to_pylist(), np.concatenate(codes).astype(np.int32, copy=False)
+    chunk = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    offsets = _offsets(chunk)
+    width = int(offsets[1] - offsets[0])
+    if (offsets[-1] - offsets[0]) == width * len(chunk) and (np.diff(offsets) == width).all():
+        values = _values(chunk, offsets)
+        if not width or (values.reshape(-1, width) == values[:width]).all():  # "-", "[]", "+0000]"
+            return [bytes(values[:width]).decode("utf-8", errors="replace")], np.zeros(len(chunk), dtype=np.int32)
+    encoded = pc.dictionary_encode(chunk)
+    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 def _fast_piece(data: bytes, layout: _Layout, ends: np.ndarray) -> tuple[_Raw, list[_Message], _Skipped] | None:
