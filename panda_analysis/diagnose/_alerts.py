@@ -148,8 +148,17 @@ def _counted(values: Iterable[str]) -> str:
 # -- select: candidate lines, picked and indexed once --------------------------------------------
 
 
+#: The columns the trace reads from a candidate line (the rest are not copied into its dict).
+_READ = (
+    *("ts", "source", "line_no", "message", "alert_id", "level", "event", "exception_type", "exception_message"),
+    *("status", "method", "path", "protocol", "remote_addr", "user_agent", "proxy_upstream_name", "request_id"),
+    *("request_time_s", "routing_key", "queue", "exchange", "job_id", "class_id", "severity", "distance_m"),
+    *("document", "collection"),
+)
+
+
 def _records(df: pd.DataFrame) -> list[Row]:
-    return [dict(r) for r in df.to_dict("records")]
+    return [dict(r) for r in df[[c for c in _READ if c in df.columns]].to_dict("records")]
 
 
 def _contains(series: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
@@ -974,18 +983,18 @@ def _trace_sound(
     if t is None:
         item.stages["frontend_sound"] = _Stage("missing", detail="no push to start from")
         return
-    in_window = list(sounds.around(used, t, before=skew, after=window))
-    good = [r for r in in_window if not _missing(r.get("status")) and int(r["status"]) in (200, 206, 304)]
-    if good:
-        row = good[0]
-        used.add(id(row))
-        item.stages["frontend_sound"] = _Stage("passed", row, _ingress_text(row), f"status {int(row['status'])}")
-        return
-    bad = [r for r in in_window if not _missing(r.get("status")) and int(r["status"]) >= 400]
-    if bad:
-        row = bad[0]
-        used.add(id(row))
-        item.stages["frontend_sound"] = _Stage("failed", row, _ingress_text(row), f"status {int(row['status'])}")
+    bad = None  # the first fetch answered >= 400, should no fetch have worked
+    for row in sounds.around(used, t, before=skew, after=window):
+        status = integer(row.get("status"))
+        if status in (200, 206, 304):
+            used.add(id(row))
+            item.stages["frontend_sound"] = _Stage("passed", row, _ingress_text(row), f"status {status}")
+            return
+        if bad is None and status is not None and status >= 400:
+            bad = row
+    if bad is not None:
+        used.add(id(bad))
+        item.stages["frontend_sound"] = _Stage("failed", bad, _ingress_text(bad), f"status {int(bad['status'])}")
         return
     item.stages["frontend_sound"] = _Stage(
         "missing", detail=f"no GET alert_sound.mp3 within {fmt_duration(window)} after the push"
