@@ -541,7 +541,9 @@ def alert_trace(
 
     ``ingress_request``
         the push-to-rabbit request closest to the Focus ``Received alert`` line (its start,
-        ``ts - request_time_s``): passed if 2xx, failed if ≥ 400.
+        ``ts - request_time_s``): passed if 2xx, failed if ≥ 400. ingress-nginx stamps whole
+        seconds, so then the receipt takes the first push logged whose second can hold it,
+        preferring one answered with a status the Focus Server answers pushes with.
     ``focus_received``
         Focus ``Received alert`` with the id.
     ``focus_published``
