@@ -803,6 +803,7 @@ def _dirty(
     pos = int(pool[int(rng.integers(0, len(pool)))])
     sample = lines[pos]
     stamp = sample[:31]
+    banner: tuple[str, ...]
     if family == "ingress":
         extra.append(
             (

@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -56,8 +57,8 @@ def frames(tiny: Path) -> pa.Frames:
     return pa.parse.frames(pa.load_bundle(tiny))
 
 
-def _items(path: Path) -> list[tuple[str, int, dict]]:
-    out = []
+def _items(path: Path) -> list[tuple[str, int, dict[str, Any]]]:
+    out: list[tuple[str, int, dict[str, Any]]] = []
     for file in sorted((path / "k8s").glob("*.json")):
         doc = json.loads(file.read_text(encoding="utf-8"))
         assert doc["kind"] == "List"
