@@ -420,7 +420,7 @@ def _previous_logs(frames: Frames, pods: set[str], *, namespaces: bool) -> list[
             by_pod.setdefault(str(row["pod"]), []).append(row)
         first_namespace: dict[str, str | None] = {}
         if namespaces:
-            # a pod of pasted text has no namespace: the first row of its pod in each frame says it
+            # a pod without a namespace: the first row of its pod in each frame says it
             first = df[mine & ~pod.duplicated().to_numpy()]
             first_namespace = dict(zip(first["pod"].astype(str), (text(v) for v in first["namespace"]), strict=True))
         out.append(_PreviousLog(by_pod, first_namespace, frozenset(df.columns)))
@@ -486,7 +486,8 @@ def _select(frames: Frames, min_restarts: int) -> _Selection:
     pasted = _from_text(frames, min_restarts, seen)
     containers = status + pasted
     pods = {c.pod for c in containers}
-    logs = _previous_logs(frames, pods, namespaces=bool(pasted))
+    # a container without a namespace (pasted text, a hand-made status) takes its log's
+    logs = _previous_logs(frames, pods, namespaces=any(c.namespace is None for c in containers))
     ev = frames.events
     about = (ev["pod"].astype("string").isin(pods) | ev["object_name"].astype("string").isin(pods)).fillna(False)
     events = _by_key(ev[about.to_numpy(dtype=bool)], "pod", "object_name") if containers else {}
