@@ -415,7 +415,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.keep is not None and not args.dated:
         print("panda-analysis: error: --keep needs --dated (it prunes dated runs under --out)", file=sys.stderr)
         return 2
-    problem = _no_evidence(load_bundle(args.bundle))
+    opened = load_bundle(args.bundle)  # once: the run parses this opening (a .tar.gz is unpacked once)
+    problem = _no_evidence(opened)
     if problem:
         print(f"panda-analysis: error: {terminal(problem)}", file=sys.stderr)
         return 2
@@ -431,6 +432,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     results = report._run_many(
         args.bundle, out_dir=out_dir, notebooks=args.notebook or "all", parameters=parameters,
         progress=sys.stderr.isatty(), on_progress=progress, timeout_s=args.timeout, jobs=args.jobs,
+        opened=opened,
     )
     found = fnd.from_json((out_dir / "findings.json").read_text(encoding="utf-8"))
     print(f"Report written to {out_dir.resolve()}")

@@ -851,9 +851,9 @@ class _Source:
     unpacked where the kernels find it.
     """
 
-    def __init__(self, bundle: str) -> None:
+    def __init__(self, bundle: str, opened: Bundle | None = None) -> None:
         self.given = bundle
-        self.bundle: Bundle | None = None
+        self.bundle: Bundle | None = opened  # the caller's own opening (a .tar.gz unpacked once)
 
     def frames(self) -> Frames:
         if self.bundle is None:
@@ -1263,6 +1263,7 @@ def _run_many(
     on_progress: Callable[[str], None] | None = None,
     timeout_s: float = 600,
     jobs: int | None = None,
+    opened: Bundle | None = None,
 ) -> list[ReportOutput]:
     names = _selection(notebooks)
     given = dict(parameters or {})
@@ -1272,7 +1273,7 @@ def _run_many(
         msg = f"no selected notebook ({', '.join(names)}) has parameter {', '.join(map(repr, nobody))}"
         raise ParameterError(msg)
     width = _jobs(jobs, len(names))
-    source = _Source(bundle)  # parsed once, by the first plan; every other plan, the index and the kernels read it
+    source = _Source(bundle, opened)  # parsed once, by the first plan; every other plan, the index and the kernels read it
     plans = [
         _prepare(name, bundle=bundle, parameters={k: v for k, v in given.items() if k in declared[name]}, parsed=source.frames)
         for name in names
