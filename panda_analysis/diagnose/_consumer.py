@@ -367,8 +367,8 @@ def _first_consumers(consumers: pd.DataFrame) -> dict[str, dict[str, Any]]:
     keyed = keyed[keyed["key"].notna()].drop_duplicates(["key", "pos"])
     # earliest first, ties (and rows without a time, last) in frame order: a stable sort by ts
     first = keyed.sort_values(["ts", "pos"], kind="stable").drop_duplicates("key")
-    rows = records(consumers)
-    return {str(k): rows[int(p)] for k, p in zip(first["key"], first["pos"], strict=True)}
+    rows = records(consumers.iloc[[int(p) for p in first["pos"]]])  # only the first row of each job
+    return {str(k): row for k, row in zip(first["key"], rows, strict=True)}
 
 
 def _match_pods(
