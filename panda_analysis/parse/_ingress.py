@@ -26,13 +26,17 @@ Lines read (each with or without the kubelet prefix ``2025-11-13T12:08:41.123456
 Everything else (the ``NGINX Ingress controller`` start-up banner, random text) is counted in
 ``df.attrs["unparsed"]`` of the ``ingress`` frame, with a sample.
 
-How it is fast: a file is cut into pieces at line ends; each piece is tokenised by
+How it is fast: a file is streamed in pieces cut at line ends; each piece is tokenised by
 ``pyarrow.csv`` (space-delimited, ``"`` quoting) in worker threads, and the tokens of the
-file's dominant layout are validated column-wise (mostly on dictionary-encoded unique values).
-Lines with another shape (multi-upstream lists, klog / error lines, escaped quotes, JSON, ...)
-take the per-line path. Both paths produce the same raw fields and share one conversion
-step, and the per-line path tokenises exactly like pyarrow, so they give identical rows
-(tests compare them).
+file's dominant layout are validated column-wise (on the unique values of each column).
+Only the lines the tokeniser rejects take the per-line path (other layouts, multi-upstream
+lists, klog / error lines, escaped quotes, JSON, ...): a line whose quotes do not pair up
+(cut mid-field by log rotation, kubelet line splitting or copy-paste) would make pyarrow
+read on into the next lines, so such lines are found vectorised and cut out of the piece
+before it is tokenised, and cost only themselves. Both paths produce the same raw fields and
+share one conversion step, and the per-line path tokenises exactly like pyarrow, so they give
+identical rows (tests compare them). Each piece's rows are folded into the frame's columns as
+soon as it is done, so memory stays near the frame's own size.
 """
 
 from __future__ import annotations
@@ -942,21 +946,23 @@ def _strings(uniques: list[str | None], codes: np.ndarray) -> tuple[str, list[pa
 _BLOCK_ROWS = 1 << 16
 
 
-@functools.lru_cache(maxsize=64)
-def _block(value: str | None) -> pa.Array:
-    if value is None:
-        return pa.nulls(_BLOCK_ROWS, pa.large_string())
-    data = value.encode("utf-8")
-    offsets = np.arange(_BLOCK_ROWS + 1, dtype=np.int64) * len(data)
-    return pa.Array.from_buffers(
-        pa.large_string(), _BLOCK_ROWS, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * _BLOCK_ROWS)]
-    )
+@functools.lru_cache(maxsize=1)
+def _null_block() -> pa.Array:
+    return pa.nulls(_BLOCK_ROWS, pa.large_string())
 
 
 def _repeated(value: str | None, n: int) -> list[pa.Array]:
     """``n`` times ``value`` as chunks that share one block."""
-    block = _block(value)
-    whole, rest = divmod(n, _BLOCK_ROWS)
+    if value is None:
+        block = _null_block()
+    else:
+        rows = max(1, min(n, _BLOCK_ROWS))
+        data = value.encode("utf-8")
+        offsets = np.arange(rows + 1, dtype=np.int64) * len(data)
+        block = pa.Array.from_buffers(
+            pa.large_string(), rows, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data * rows)]
+        )
+    whole, rest = divmod(n, len(block))
     return [block] * whole + ([block.slice(0, rest)] if rest or not whole else [])
 
 
