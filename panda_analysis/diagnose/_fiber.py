@@ -7,7 +7,7 @@ Missing required fiber metadata fields: prr`` and ``503 Service Unavailable``.
 
 Shape (STYLE.md): :func:`_select` reads each frame once, vectorised (the probes that
 answered and which of them say "not ready", the rejected configures and their fields, the
-``/configure`` answers of the ingress or Focus log); :func:`_waiting` and :func:`_missing`
+``/configure`` answers of the ingress or Focus log); :func:`_verdict_waiting` and :func:`_verdict_missing`
 reduce those to a verdict (periods, counts, recovery); :func:`_narrate_waiting` and
 :func:`_narrate_missing` write the findings. The 503s inside the not-ready periods are
 found with one sorted search, not one mask per period.
@@ -45,10 +45,6 @@ _WAITING = "waiting for fiber"
 _MISSING = re.compile(r"Missing required (?:fiber )?metadata fields?\s*:?\s*(?P<fields>.+)$", re.IGNORECASE)
 _FIELD = re.compile(r"[A-Za-z_][\w.]*")
 _COMPONENT = "focus-server"
-
-
-def _text(value: Any) -> str:
-    return text(value) or ""
 
 
 def _not_positive(series: pd.Series) -> pd.Series:
@@ -91,7 +87,7 @@ def _probe_reasons(row: pd.Series) -> list[str]:
         elif value <= 0:
             out.append(f"{name}={float(value):g}")
     for name in ("sw_version", "fiber_description"):
-        if _WAITING in _text(row[name]).lower():
+        if _WAITING in (text(row[name]) or "").lower():
             out.append(f'{name} "{row[name]}"')
     nulls = [n for n in ("fiber_start_meters", "fiber_length_meters") if pd.isna(row[n])]
     if nulls:
@@ -136,7 +132,7 @@ def _quote_ingress(rows: pd.DataFrame) -> pd.DataFrame:
     """Ingress rows have no raw line: add a ``message`` an analyst can grep for."""
     rows = rows.sort_values("ts", kind="stable").copy()
     rows["message"] = [
-        f'{_text(c)} "{_text(m)} {_text(p)} {_text(proto) or "HTTP/1.1"}" {_text(s)} [{_text(u) or "-"}]'
+        f'{text(c) or ""} "{text(m) or ""} {text(p) or ""} {text(proto) or "HTTP/1.1"}" {text(s) or ""} [{text(u) or "-"}]'
         for c, m, p, proto, s, u in zip(
             rows["remote_addr"].astype("object"),
             rows["method"].astype("object"),
@@ -236,7 +232,7 @@ class _Waiting:
     not_ready_s: float
 
 
-def _waiting(sel: _Selection) -> _Waiting | None:
+def _verdict_waiting(sel: _Selection) -> _Waiting | None:
     ok, flags = sel.ok, sel.not_ready.to_numpy()
     if not flags.any():
         return None
@@ -278,7 +274,7 @@ class _Missing:
     recovered_by: str | None  # "live_metadata" or "configure"
 
 
-def _missing(sel: _Selection, frames: Frames, link_window_s: float) -> _Missing | None:
+def _verdict_missing(sel: _Selection, frames: Frames, link_window_s: float) -> _Missing | None:
     rejected = sel.rejected
     if rejected.empty:
         return None
@@ -324,7 +320,9 @@ def _logs_command(target: FocusServer, pattern: str) -> str:
 
 def _probe_quote(rows: pd.DataFrame) -> tuple[Evidence, ...]:
     return evidence(
-        rows.assign(message=[f"{_text(s)} {_text(b)}" for s, b in zip(rows["status"], rows["body"], strict=True)])
+        rows.assign(
+            message=[f"{text(s) or ''} {text(b) or ''}" for s, b in zip(rows["status"], rows["body"], strict=True)]
+        )
     )
 
 
@@ -380,8 +378,8 @@ def _narrate_waiting(v: _Waiting, sel: _Selection, target: FocusServer) -> Findi
         "reasons": reasons,
         "prr": None if pd.isna(last_bad["prr"]) else float(last_bad["prr"]),
         "dx": None if pd.isna(last_bad["dx"]) else float(last_bad["dx"]),
-        "sw_version": _text(last_bad["sw_version"]) or None,
-        "fiber_description": _text(last_bad["fiber_description"]) or None,
+        "sw_version": text(last_bad["sw_version"]) or None,
+        "fiber_description": text(last_bad["fiber_description"]) or None,
         "number_of_channels": None if pd.isna(last_bad["number_of_channels"]) else int(last_bad["number_of_channels"]),
         "configure_503s": len(linked),
         "configure_503s_source": sel.where,
@@ -433,7 +431,7 @@ def _narrate_missing(v: _Missing, sel: _Selection, target: FocusServer) -> Findi
         quotes.extend(evidence(linked.iloc[[0]]))
     quotes = [Evidence(q.source, q.line_no, q.ts, q.text.replace("error ", "ERROR ", 1)) for q in quotes]
 
-    pods = sorted({_text(p) for p in rejected["pod"].dropna()})
+    pods = sorted({text(p) or "" for p in rejected["pod"].dropna()})
     steps = [
         f"Confirm what the server is missing: {_probe_command(target)}",
         f"Follow the rejections: {_logs_command(target, 'Missing required fiber metadata|POST /configure')}",
@@ -518,8 +516,8 @@ def fiber(frames: Frames, *, link_window_s: float = 5.0) -> list[Finding]:
     []
     """
     sel = _select(frames)
-    waiting = _waiting(sel)
-    missing = _missing(sel, frames, link_window_s)
+    waiting = _verdict_waiting(sel)
+    missing = _verdict_missing(sel, frames, link_window_s)
     if waiting is None and missing is None:
         return []
     target = focus_server(frames)

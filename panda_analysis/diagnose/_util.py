@@ -6,7 +6,8 @@
 * sentences: :func:`fmt_time`, :func:`fmt_iso`, :func:`fmt_duration`, :func:`fmt_span`,
   :func:`plural`, :func:`shorten`;
 * evidence: :func:`evidence`, :func:`pick_quotes`, :func:`quote_positions`;
-* hosts: :func:`host_of` (the host of a ``host:port`` client address, IPv6 too);
+* hosts and pods: :func:`host_of` (the host of a ``host:port`` client address, IPv6 too),
+  :func:`log_source` (namespace, pod and container of a bundle's log file);
 * jobs: :data:`JOB_PREFIX`, :func:`job_name`, :func:`job_key` (natural order of job ids),
   :func:`job_of_pod` (the job id a pod name spells);
 * the cluster's names: the platform's defaults (:data:`NAMESPACE`, :data:`RABBITMQ_POD`,
@@ -57,6 +58,7 @@ __all__ = [
     "job_key",
     "job_name",
     "job_of_pod",
+    "log_source",
     "missing",
     "number",
     "pick_quotes",
@@ -247,6 +249,22 @@ def host_of(addr: Any) -> str | None:
     if out.count(":") == 1:
         return out.split(":", 1)[0]
     return out
+
+
+# the bundle's pod logs: logs/<namespace>/<pod>/<container>.log and <container>.previous.log
+_LOG_SOURCE = re.compile(r"^logs/(?P<ns>[^/]+)/(?P<pod>[^/]+)/(?P<container>[^/]+?)(?:\.previous)?\.log$")
+
+
+def log_source(source: Any) -> tuple[str, str, str] | None:
+    """``(namespace, pod, container)`` of a pod log's ``source`` (bundle contract), else None.
+
+    >>> log_source("logs/panda/rabbitmq-panda-0/rabbitmq.previous.log")
+    ('panda', 'rabbitmq-panda-0', 'rabbitmq')
+    >>> log_source("k8s/pods.json#/items/3") is None
+    True
+    """
+    found = _LOG_SOURCE.match(text(source) or "")
+    return (found.group("ns"), found.group("pod"), found.group("container")) if found else None
 
 
 # --------------------------------------------------------------------------- jobs
