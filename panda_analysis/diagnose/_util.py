@@ -23,6 +23,7 @@ modules).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -279,6 +280,7 @@ def job_name(job_id: str) -> str:
     return f"{JOB_PREFIX}{job_id}"
 
 
+@functools.lru_cache(maxsize=65536)  # a stage table asks once per row, for a few thousand ids
 def job_key(job_id: str) -> tuple[tuple[int, Any], ...]:
     """Natural order of job ids: ``19-5`` < ``19-6`` < ``19-10``.
 
