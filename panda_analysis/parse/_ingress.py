@@ -760,19 +760,22 @@ def _fast_piece(data: bytes, layout: _Layout, ends: np.ndarray) -> tuple[_Raw, l
     valid = np.ones(n, dtype=bool)
     s: dict[str, pa.Array | pa.ChunkedArray] = {}
     d: dict[str, tuple[list[str | None], np.ndarray]] = {}
-    columns = [table.column(i) for i in range(layout.ncols)]  # chunked: no copy
+    columns: list[pa.ChunkedArray | None] = [table.column(i) for i in range(layout.ncols)]  # no copy
     del table
     if layout.kubelet:
         valid &= _kubelet_ok(columns[0])
         s["kubelet_ts"] = columns[0]
     else:
         s["kubelet_ts"] = pa.nulls(n, pa.large_string())
-    for i, (col, (name, kind)) in enumerate(zip(columns[layout.kubelet :], fields, strict=True)):
+    for i, (name, kind) in enumerate(fields):
+        col = columns[layout.kubelet + i]
+        columns[layout.kubelet + i] = None  # each token column is freed once encoded
         if name in _S_FIELDS:  # "word" tokens: non-empty, no space, no quote
             valid &= _word_ok(col)
             s[name] = col
             continue
         uniques, codes = _encode(col)
+        del col
         pattern = _KINDS[kind]
         ok = [u is not None and pattern.fullmatch(u) is not None for u in uniques]
         if i == 0 and not layout.kubelet:
