@@ -1360,9 +1360,17 @@ def _utc_ns(year: int, *rest: int) -> int:
     return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000
 
 
+#: A klog time this close to its reference is in the right year: the same day of the year
+#: before or after lies at least 215 days away.
+_SURE_NS = 150 * 86400 * _NS
+
+
 def _klog_ns(when: tuple[int, ...], reference: int) -> int:
     """The klog time in the year (around ``reference``'s) that puts it closest to it."""
     year = (_EPOCH + timedelta(microseconds=reference // 1000)).year
+    best = _utc_ns(year, *when[1:])
+    if best != _NAT and abs(best - reference) < _SURE_NS:  # the other years are farther
+        return best
     best = _NAT
     for candidate_year in (year - 1, year, year + 1):
         candidate = _utc_ns(candidate_year, *when[1:])
@@ -1394,23 +1402,16 @@ def _messages_frame(files: list[LogFile], results: list[list[_PieceResult]], row
             else:
                 when = _utc_ns(*m.when)
             stamps.append(kubelet_ns if when == _NAT else when)
-            for name, value in (
-                ("source", file.name),
-                ("line_no", m.line_no),
-                ("namespace", file.namespace),
-                ("pod", file.pod),
-                ("container", file.container),
-                ("is_previous", file.is_previous),
-                ("kind", m.kind),
-                ("level", m.level),
-                ("location", m.location),
-                ("message", m.message),
-                ("client", m.client),
-                ("server", m.server),
-                ("request", m.request),
-                ("upstream", m.upstream),
-            ):
-                columns[name].append(value)
+        for name, value in (
+            ("source", file.name),
+            ("namespace", file.namespace),
+            ("pod", file.pod),
+            ("container", file.container),
+            ("is_previous", file.is_previous),
+        ):
+            columns[name] += [value] * len(messages)
+        for name in ("line_no", "kind", "level", "location", "message", "client", "server", "request", "upstream"):
+            columns[name] += [getattr(m, name) for m in messages]
     if not stamps:
         return schema.INGRESS_MESSAGES.empty()
     columns["ts"] = pd.DatetimeIndex(np.array(stamps, dtype=np.int64).view("datetime64[ns]")).tz_localize("UTC")
