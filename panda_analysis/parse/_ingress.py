@@ -696,19 +696,34 @@ def _chunks(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
     return values.chunks if isinstance(values, pa.ChunkedArray) else [values]
 
 
+def _constant(col: pa.ChunkedArray) -> str | None:
+    """The one value of a column that holds only one (``-``, ``[]``, ``+0000]``), checked on its bytes; else None."""
+    first: np.ndarray | None = None
+    for chunk in col.chunks:
+        if not len(chunk):
+            continue
+        offsets = _offsets(chunk)
+        width = int(offsets[1] - offsets[0])
+        if offsets[-1] - offsets[0] != width * len(chunk) or not (np.diff(offsets) == width).all():
+            return None
+        values = _values(chunk, offsets)
+        if first is None:
+            first = values[:width]
+        if len(first) != width or (width and not (values.reshape(-1, width) == first).all()):
+            return None
+    return None if first is None else bytes(first).decode("utf-8", errors="replace")
+
+
 def _encode(col: pa.ChunkedArray) -> tuple[list[str | None], np.ndarray]:
-    """Unique values and int32 codes of a token column (a column of one value is checked on its bytes)."""
+    """Unique values and int32 codes of a token column."""
     if not len(col):
         return [], np.zeros(0, dtype=np.int32)
-    chunk = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    offsets = _offsets(chunk)
-    width = int(offsets[1] - offsets[0])
-    if (offsets[-1] - offsets[0]) == width * len(chunk) and (np.diff(offsets) == width).all():
-        values = _values(chunk, offsets)
-        if not width or (values.reshape(-1, width) == values[:width]).all():  # "-", "[]", "+0000]"
-            return [bytes(values[:width]).decode("utf-8", errors="replace")], np.zeros(len(chunk), dtype=np.int32)
-    encoded = pc.dictionary_encode(chunk)
-    return encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    value = _constant(col)
+    if value is not None:
+        return [value], np.zeros(len(col), dtype=np.int32)
+    encoded = pc.dictionary_encode(col)  # the chunks share one dictionary
+    codes = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return encoded.chunk(0).dictionary.to_pylist(), np.concatenate(codes).astype(np.int32, copy=False)
 
 
 def _fast_piece(data: bytes, layout: _Layout, ends: np.ndarray) -> tuple[_Raw, list[_Message], _Skipped] | None:
