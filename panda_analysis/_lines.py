@@ -320,9 +320,15 @@ def read_pieces(
                 continue
             chunk = _marked(cut_head, dropped + end) + chunk[end:]
             cut_head, dropped = None, 0
-        data = pending + chunk if pending else chunk
-        cut = data.rfind(b"\n")
-        head, pending = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
+        # one copy per piece: the line start held back is joined to the chunk's lines directly
+        # (``pending`` never holds a \n, so the piece's last line end is the chunk's)
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            head, pending = b"", pending + chunk
+        elif cut + 1 == len(chunk):
+            head, pending = (pending + chunk if pending else chunk), b""
+        else:
+            head, pending = b"".join((pending, memoryview(chunk)[: cut + 1])), chunk[cut + 1 :]
         if len(pending) > max_line_bytes:
             cut_head, dropped, pending = pending[:max_line_bytes], len(pending) - max_line_bytes, b""
         if head:
