@@ -43,6 +43,7 @@ from panda_analysis.diagnose._util import (
     fmt_time,
     focus_server,
     integer,
+    log_source,
     rabbitmq_pod,
 )
 from panda_analysis.diagnose._util import missing as _missing
@@ -125,7 +126,6 @@ _RMQ_PUBLISHED = re.compile(r"\bmessage published\b", re.I)
 _RMQ_CONSUMED = re.compile(r"\bmessage consumed\b", re.I)
 # "pika.exceptions.StreamLostError: Stream connection lost: ConnectionResetError(...)"
 _EXCEPTION = re.compile(r"(?:[A-Za-z_][\w]*\.)*(?P<type>[A-Z]\w*(?:Error|Exception|Timeout))\s*:\s*(?P<msg>[^:\n]*)")
-_LOG_SOURCE = re.compile(r"^logs/(?P<ns>[^/]+)/(?P<pod>[^/]+)/(?P<container>[^/]+?)(?:\.previous)?\.log$")
 # An alert id is named in an error line when it stands alone: not inside a longer id
 # (``test-sd-12`` is not ``test-sd-124``). For ids made of these characters only, that is
 # "one of the line's tokens", which an index finds without a regex per alert and line.
@@ -1229,9 +1229,9 @@ def _evidence(rows: pd.DataFrame) -> tuple[Evidence, ...]:
     )
 
 
-def _pod_of(source: Any) -> tuple[str, str] | None:  # TODO(_util): namespace/pod of a log source
-    match = _LOG_SOURCE.match(str(source or ""))
-    return (match.group("ns"), match.group("pod")) if match else None
+def _pod_of(source: Any) -> tuple[str, str] | None:
+    found = log_source(source)
+    return (found[0], found[1]) if found else None
 
 
 def _first_pod(sources: Iterable[Any]) -> tuple[str, str] | None:
@@ -1309,11 +1309,11 @@ def _next_steps(pods: _Pods, rows: pd.DataFrame, stop: str, alert_ids: Sequence[
         "rabbit": f'kubectl logs -n {rabbit[0]} {rabbit[1]} --since=1h | grep -E "exchange .prisma.|closing AMQP connection|missed heartbeats"',
         "queues": f"kubectl exec -n {rabbit[0]} {rabbit[1]} -- rabbitmqctl list_queues name messages_ready consumers",
         "analyzer": f'kubectl logs -n {analyzer[0]} {analyzer[1]} --since=1h | grep -iE "alert|Algorithm.AlertReport"',
-        "mongo": f'kubectl exec -n panda deploy/mongodb -- mongosh --quiet --eval "{mongo_query}"',
+        "mongo": f'kubectl exec -n {NAMESPACE} deploy/mongodb -- mongosh --quiet --eval "{mongo_query}"',
         "alarms": f"kubectl exec -n {rabbit[0]} {rabbit[1]} -- rabbitmq-diagnostics alarms",
-        "webapp": "kubectl get pods,endpoints -n panda -o wide | grep -E 'prisma-web-app|webapp'",
+        "webapp": f"kubectl get pods,endpoints -n {NAMESPACE} -o wide | grep -E 'prisma-web-app|webapp'",
         "browser": f'kubectl logs -n {ingress[0]} {ingress[1]} --since=1h | grep -E "GET /prisma/|socket.io" | tail -20',
-        "pods": "kubectl get pods -n panda -o wide | grep -E 'focus-server|rabbitmq|grpc-job|mongodb'",
+        "pods": f"kubectl get pods -n {NAMESPACE} -o wide | grep -E 'focus-server|rabbitmq|grpc-job|mongodb'",
     }
     plan = {
         "ingress_request": ("ingress", "webapp", "focus"),
