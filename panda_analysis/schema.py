@@ -55,7 +55,10 @@ def _in_ns_range(times: pd.Series) -> pd.Series:
 
 
 def _cast(series: pd.Series, dtype: str) -> pd.Series:
+    # a column already of its dtype is kept as it is (no copy: a 1 GiB access log's frame)
     if dtype == UTC_NS:
+        if str(series.dtype) == UTC_NS:
+            return series
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             return _in_ns_range(series.dt.tz_convert("UTC"))
         if pd.api.types.is_datetime64_dtype(series.dtype):
@@ -75,6 +78,8 @@ def _cast(series: pd.Series, dtype: str) -> pd.Series:
         numeric = numeric.where(numeric.isna() | (numeric == numeric.round()))
         return numeric.astype(dtype)
     if dtype == "float64":
+        if series.dtype == "float64":
+            return series
         return pd.to_numeric(series, errors="coerce").astype("float64")
     if dtype == "boolean":
         if str(series.dtype) == "boolean":
