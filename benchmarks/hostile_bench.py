@@ -22,6 +22,9 @@ Every figure is read in this one run and printed next to the same interpreter's 
 * ``snapshot 5k queues``: one RabbitMQ management snapshot line holding 5,000 queues (several
   MB on one line, as a busy broker gives): every queue becomes a row (checked), peak over
   baseline reported;
+* ``long hostile lines``: every log parser on one 200 KB line of a repeated character or
+  token after each header shape: the slowest case must parse within a second (a
+  backtracking regex is quadratic there);
 * ``serve limitBytes``: ``serve-bundle`` answering ``limitBytes=100`` and ``tailLines=5`` on the
   sparse log: the server's peak RSS over its own idle RSS.
 
@@ -55,6 +58,30 @@ FOCUS_LINE = (
 )
 SPARSE_EXTRA_MIB = 64  # allowed peak over the baseline for a sparse file of any size
 BIG_PEAK_MIB = 1.5e9 / 2**20  # allowed peak RSS for a big access log: 1.5 GB (issue #12)
+
+LONG_LINE_S = 1.0  # allowed parse time of one 200 KB hostile line (a quadratic regex takes tens of seconds)
+
+# every log parser on one long line of a repeated character or token after each header shape:
+# a pattern that backtracks quadratically shows here (the RabbitMQ connection pattern took 30 s)
+_LONG_LINES = """
+import io, json, time, panda_analysis as pa
+shapes = ["", "2025-11-08T13:18:00.1Z ", "2025-11-08 13:18:00,123 - pz - ERROR - ",
+          "2025-11-08 13:12:24.748786+00:00 [info] <0.1.0> ", "[INFO] ", 'INFO:     10.0.0.1:1 - "',
+          '10.42.0.0 - - [08/Nov/2025:13:18:00 +0000] "GET /']
+chars = ["x", ":", '"', "1", "[", " ", "-", "a:1 ", "=", "'", "job ", "1-", "<0.", "\\\\x", "%", "/", "a.b", "E", "(", ",", "->"]
+worst = (0.0, "", "", "")
+cases = 0
+for family in ("focus", "analyzer", "rabbitmq_log", "ingress", "other_logs"):
+    for shape in shapes:
+        for char in chars:
+            line = shape + char * (200_000 // len(char))
+            started = time.perf_counter()
+            getattr(pa.parse, family)(io.StringIO(line + "\\n"))
+            took = time.perf_counter() - started
+            cases += 1
+            worst = max(worst, (took, family, shape[:24], char))
+print(json.dumps({"s": worst[0], "family": worst[1], "shape": worst[2], "char": worst[3], "cases": cases}))
+"""
 
 _PEAK = """
 def _peak_mib():
@@ -284,6 +311,15 @@ def main(argv: list[str] | None = None) -> int:
         results.append(
             ("snapshot 5k queues", f"one {len(line) / 2**20:.1f} MiB line: {got['rows'].get('queues', 0)} queue rows; "
              f"peak baseline + {over:.0f} MiB ({over / (len(line) / 2**20):.1f}x the line)", "5000 rows", ok)
+        )
+        print(results[-1][1], flush=True)
+
+        slowest = _run_python(_LONG_LINES)
+        ok = slowest["s"] <= LONG_LINE_S
+        results.append(
+            ("long hostile lines", f"{slowest['cases']} cases (every log family x line shape x one character repeated "
+             f"over 200 KB): slowest {slowest['s']:.3f} s ({slowest['family']}, {slowest['shape']!r} x {slowest['char']!r})",
+             f"<= {LONG_LINE_S} s each (no super-linear pattern)", ok)
         )
         print(results[-1][1], flush=True)
     finally:
