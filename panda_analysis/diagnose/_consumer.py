@@ -233,14 +233,17 @@ def _select(frames: Frames) -> _Selection:
         getattr(frames, name).reset_index(drop=True)
         for name in ("focus", "jobs", "pods", "events", "restarts", "queues", "consumers", "analyzer", "job_metadata")
     )
-    message = _text_col(focus, "message").fillna("")
-    configure = focus[focus["job_id"].notna() & message.str.contains(_CONFIGURED).astype(bool)]
+    with_job = focus[focus["job_id"].notna().to_numpy(dtype=bool)]  # the pattern is read only where a job is named
+    configure = with_job[_text_col(with_job, "message").fillna("").str.contains(_CONFIGURED).astype(bool).to_numpy()]
     access = focus[
         is_value(focus["kind"], "access")
         & focus["job_id"].notna()
         & _text_col(focus, "route").fillna("").str.endswith("/metadata/{job_id}").astype(bool)
         & focus["status"].between(200, 299).fillna(False).astype(bool)
     ]
+    # a busy Focus log answers tens of thousands of polls: keep only what a candidate reads
+    access = access[[c for c in _EVIDENCE_COLUMNS if c in access.columns]]
+    configure = configure[[c for c in _EVIDENCE_COLUMNS if c in configure.columns]]
     ids: set[str] = set()
     for series in (
         configure["job_id"],
@@ -317,6 +320,10 @@ def _select(frames: Frames) -> _Selection:
         access_ready=_rows_of(_grouped(access, "job_id")),
         snapshot_start=_snapshot_start(frames),
     )
+
+
+#: The columns of a Focus line :func:`_candidate` and the stage texts read.
+_EVIDENCE_COLUMNS = ("ts", "source", "line_no", "message", "job_id")
 
 
 def _of_pods(df: pd.DataFrame, column: str, pods: set[str]) -> pd.DataFrame:

@@ -116,6 +116,17 @@ def route_template(path: str | None) -> str | None:
     if path is None:
         return None
     path = path.split("?", 1)[0]
+    if len(path) <= _CACHED_PATH_CHARS:  # a busy log asks for the same few hundred paths again and again
+        return _route_template(path)
+    return _route_template.__wrapped__(path)
+
+
+#: Paths up to this long are remembered by :func:`route_template` (a bounded cache of short texts).
+_CACHED_PATH_CHARS = 512
+
+
+@functools.lru_cache(maxsize=16384)
+def _route_template(path: str) -> str:
     segments = path.split("/")
     for i, segment in enumerate(segments):
         for pattern, name in _SEGMENT_RULES:

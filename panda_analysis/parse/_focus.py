@@ -301,7 +301,7 @@ def _config_columns(body: str) -> dict[str, str]:
 
 
 def _job_id_in_path(path: str | None, route: str | None) -> str | None:
-    if not path or not route:
+    if not path or not route or "{job_id}" not in route:
         return None
     for segment, templated in zip(path.split("/"), route.split("/"), strict=False):
         if templated == "{job_id}":
@@ -311,7 +311,17 @@ def _job_id_in_path(path: str | None, route: str | None) -> str | None:
 
 def _header(text: str) -> tuple[str, dict[str, Any]] | None:
     """Recognise the first line of a record: (kind, fields) or None."""
-    for pattern in (_RECORD, LOGGING_DASHED, LOGGING_BASIC):
+    first = text[:1]
+    # every header shape starts with a time (a digit), "[" or a level name: try only those that can match
+    if first.isdigit():
+        patterns: tuple[re.Pattern[str], ...] = (_RECORD, LOGGING_DASHED)
+    elif "A" <= first <= "Z":
+        patterns = (LOGGING_BASIC,)
+    elif first != "[":
+        return None
+    else:
+        patterns = ()
+    for pattern in patterns:
         match = pattern.match(text)
         if match:
             fields = match.groupdict()
@@ -322,7 +332,7 @@ def _header(text: str) -> tuple[str, dict[str, Any]] | None:
                 "logger": fields["logger"],
                 "message": fields["msg"].rstrip(),
             }
-    match = LOGGING_BRACKET.match(text)
+    match = LOGGING_BRACKET.match(text) if first == "[" or first.isdigit() else None
     if match:
         return "record", {
             "ts": logging_ts(match),
