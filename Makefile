@@ -15,7 +15,7 @@ help:
 	@echo "make test                 the whole test suite"
 	@echo "make lab [BUNDLE=...]     the runbook notebooks for BUNDLE in JupyterLab (./panda-lab/)"
 	@echo "make lint                 ruff + mypy"
-	@echo "make bench                benchmarks: ingress parser, rules at 2,000 jobs, memory on hostile evidence (prints ratios)"
+	@echo "make bench                benchmarks: ingress parser, diagnosis of busy bundles, rules, report, memory on hostile evidence (prints ratios)"
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,7 @@ lab: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/ingress_bench.py
+	$(BIN)/python benchmarks/diagnose_bench.py
 	$(BIN)/python benchmarks/rules_bench.py
 	$(BIN)/python benchmarks/hostile_bench.py
 	$(BIN)/python benchmarks/report_bench.py
