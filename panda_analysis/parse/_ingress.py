@@ -586,6 +586,25 @@ _AFTER_CLOSE = np.zeros(256, dtype=bool)
 _AFTER_CLOSE[[ord(" "), ord("\n"), ord("\r")]] = True
 
 
+#: Bytes scanned at a time by :func:`_positions` (its temporaries stay small enough for
+#: malloc to reuse: a 16 MiB mask per scan is mapped, faulted in and unmapped every piece,
+#: which costs more than the scan, and more still with two workers).
+_SCAN_BYTES = 1 << 20
+
+
+def _positions(arr: np.ndarray, byte: int) -> np.ndarray:
+    """Positions of ``byte`` in the uint8 array ``arr``, ascending (``np.flatnonzero(arr == byte)``)."""
+    if len(arr) <= _SCAN_BYTES:
+        return np.flatnonzero(arr == byte)
+    parts = []
+    for start in range(0, len(arr), _SCAN_BYTES):
+        hits = np.flatnonzero(arr[start : start + _SCAN_BYTES] == byte)
+        if start:
+            hits += start
+        parts.append(hits)
+    return np.concatenate(parts)
+
+
 def _risky_lines(data: bytes, ends: np.ndarray) -> np.ndarray:
     """0-based indices of the lines that pyarrow might not split as one row of ``_tokenize``.
 
@@ -599,7 +618,7 @@ def _risky_lines(data: bytes, ends: np.ndarray) -> np.ndarray:
     """
     arr = np.frombuffer(data, dtype=np.uint8)
     found: list[np.ndarray] = []
-    quotes = np.flatnonzero(arr == 34)
+    quotes = _positions(arr, 34)
     if len(quotes):
         # quotes per line, and which quote of its line each one is (odd lines are rare:
         # after one, the quotes of the lines that follow start at an odd index)
@@ -616,7 +635,7 @@ def _risky_lines(data: bytes, ends: np.ndarray) -> np.ndarray:
         wrong_close = closers[~_AFTER_CLOSE[after] & (closers + 1 != len(arr))]
         found += [np.searchsorted(ends, wrong_open), np.searchsorted(ends, wrong_close), odd]
     if data.find(b"\r") >= 0:
-        returns = np.flatnonzero(arr == 13)
+        returns = _positions(arr, 13)
         nxt = arr[np.minimum(returns + 1, len(arr) - 1)]
         found.append(np.searchsorted(ends, returns[(returns + 1 == len(arr)) | (nxt != 10)]))
     if not found:
@@ -1125,7 +1144,7 @@ def _detect(data: bytes) -> _Layout | None:
 def _work(data: bytes | bytearray, layout: _Layout | None) -> _PieceResult:
     data = _valid_utf8(bytes(data))
     n_bytes = len(data)
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    ends = _positions(np.frombuffer(data, dtype=np.uint8), 10)
     n_lines = len(ends) + (0 if data.endswith(b"\n") else 1)
     result = _fast_piece(data, layout, ends) if layout is not None else None
     raw, messages, skipped = result if result is not None else _slow_piece(data)

@@ -723,3 +723,14 @@ def test_lines_longer_than_a_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for name in ("ingress", "ingress_messages"):
         pd.testing.assert_frame_equal(got[name], expected[name])
         assert got[name].attrs == expected[name].attrs
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17])
+def test_positions_scanned_in_blocks_equal_one_scan(size: int) -> None:
+    # the block-wise scan (small temporaries) finds what one whole-array scan finds, at block edges too
+    rng = np.random.default_rng(size)
+    arr = rng.integers(0, 256, size, dtype=np.uint8)
+    if size:
+        arr[[0, size - 1, min(size - 1, 1 << 20), min(size - 1, (1 << 20) - 1)]] = 10
+    for byte in (10, 13, 34):
+        assert np.array_equal(_ingress._positions(arr, byte), np.flatnonzero(arr == byte))
