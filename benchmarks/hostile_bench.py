@@ -306,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="panda-hostile-bench-"))
     results: list[tuple[str, str, str, bool]] = []
+
+    def record(name: str, measured: str, target: str, ok: bool) -> None:
+        """Keep a case's result for the table and show what it measured now."""
+        results.append((name, measured, target, ok))
+        print(measured, flush=True)
     try:
         empty = _bundle(work / "empty", {})
         base = _run_python(_FRAMES, str(empty))["peak"]
@@ -321,34 +326,27 @@ def main(argv: list[str] | None = None) -> int:
                 took = time.perf_counter() - started
                 over = got["peak"] - base
                 ok = over <= SPARSE_EXTRA_MIB
-                results.append(
-                    (name, f"{sparse_size / 2**30:.1f} GiB file: peak {got['peak']:.0f} MiB = baseline + {over:.0f} MiB "
+                record(name, f"{sparse_size / 2**30:.1f} GiB file: peak {got['peak']:.0f} MiB = baseline + {over:.0f} MiB "
                      f"({over / (sparse_size / 2**20):.4f}x the file; {took:.1f} s; unparsed {got['unparsed']})",
                      f"<= baseline + {SPARSE_EXTRA_MIB} MiB", ok)
-                )
-                print(results[-1][1], flush=True)
                 if name == "sparse focus":
                     started = time.perf_counter()
                     diag = _run_python(_DIAGNOSE, str(root))
                     over = diag["peak"] - base
-                    results.append(
-                        ("diagnose sparse", f"exit {diag['status']}, codes {diag['codes']}: peak {diag['peak']:.0f} MiB = baseline + "
+                    record("diagnose sparse", f"exit {diag['status']}, codes {diag['codes']}: peak {diag['peak']:.0f} MiB = baseline + "
                          f"{over:.0f} MiB ({time.perf_counter() - started:.1f} s)",
                          f"<= baseline + {SPARSE_EXTRA_MIB} MiB", over <= SPARSE_EXTRA_MIB and diag["status"] in (0, 1))
-                    )
-                    print(results[-1][1], flush=True)
                     try:
                         served = _serve_case(root, FOCUS)
                     except (OSError, RuntimeError, StopIteration) as err:
-                        results.append(("serve limitBytes", f"could not run: {err}", "-", False))
+                        record("serve limitBytes", f"could not run: {err}", "-", False)
                     else:
                         over = served["peak"] - served["idle"]
                         ok = served["bytes"] == 100 and "Missing required fiber metadata" in served["tail"] and over <= SPARSE_EXTRA_MIB
-                        results.append(
-                            ("serve limitBytes", f"{served['bytes']} bytes, tail {served['tail'].strip()[:40]!r}…: peak {served['peak']:.0f} MiB "
-                             f"= idle + {over:.0f} MiB ({served['s']:.2f} s)", f"100 bytes, <= idle + {SPARSE_EXTRA_MIB} MiB", ok)
+                        record(
+                            "serve limitBytes", f"{served['bytes']} bytes, tail {served['tail'].strip()[:40]!r}…: peak {served['peak']:.0f} MiB "
+                            f"= idle + {over:.0f} MiB ({served['s']:.2f} s)", f"100 bytes, <= idle + {SPARSE_EXTRA_MIB} MiB", ok,
                         )
-                    print(results[-1][1], flush=True)
 
         if want("big-ingress"):
             root = _bundle(work / "big-ingress", {})
@@ -362,13 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             frame = got["frame_mib"]
             ratio = (got["peak"] - base) / max(frame, 1)
             ok = got["peak"] <= BIG_PEAK_MIB
-            results.append(
-                ("big ingress", f"{size_mib:.0f} MiB file, {got['rows'].get('ingress', 0)} requests, {got['unparsed']} unparsed: "
+            record("big ingress", f"{size_mib:.0f} MiB file, {got['rows'].get('ingress', 0)} requests, {got['unparsed']} unparsed: "
                  f"peak {got['peak']:.0f} MiB ({got['peak'] * 2**20 / 1e9:.2f} GB) = baseline + {ratio:.2f}x the "
                  f"{frame:.0f} MiB frame ({took:.0f} s)",
                  f"peak RSS <= 1.5 GB ({BIG_PEAK_MIB:.0f} MiB)", ok)
-            )
-            print(results[-1][1], flush=True)
             shutil.rmtree(root)
 
         if want("long-line"):
@@ -384,14 +379,11 @@ def main(argv: list[str] | None = None) -> int:
             got = _run_python(_CUT_LINES, str(root))
             over = got["peak"] - base
             ok = over <= LONG_LINE_EXTRA_MIB and got["real_line_read"] and got["marked"].get("focus", 0) == 1
-            results.append(
-                ("one 300 MB line", f"Focus + access log, one {long_bytes / 1e6:.0f} MB line each: rows {got['rows']}, "
+            record("one 300 MB line", f"Focus + access log, one {long_bytes / 1e6:.0f} MB line each: rows {got['rows']}, "
                  f"marked cut {got['marked']}, longest kept {got['longest']} chars, unparsed {got['unparsed']}, the line "
                  f"after it read: {got['real_line_read']}; peak {got['peak']:.0f} MiB = baseline + {over:.0f} MiB "
                  f"({time.perf_counter() - started:.1f} s)",
                  f"<= baseline + {LONG_LINE_EXTRA_MIB} MiB, the row kept and marked", ok)
-            )
-            print(results[-1][1], flush=True)
             shutil.rmtree(root)
 
         if want("tar"):
@@ -403,13 +395,10 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             diag = _run_python(_DIAGNOSE, str(archive))
             ok = diag["peak"] <= BIG_PEAK_MIB and diag["status"] in (0, 1) and "FIBER_METADATA_MISSING" in diag["codes"]
-            results.append(
-                ("tar.gz member under the cap", f"{archive.stat().st_size / 2**20:.1f} MiB archive, one {member / 2**30:.3f} GiB "
+            record("tar.gz member under the cap", f"{archive.stat().st_size / 2**20:.1f} MiB archive, one {member / 2**30:.3f} GiB "
                  f"member (packed in {packed:.0f} s): exit {diag['status']}, codes {diag['codes']}, peak {diag['peak']:.0f} MiB "
                  f"= baseline + {diag['peak'] - base:.0f} MiB ({time.perf_counter() - started:.1f} s)",
                  "peak RSS <= 1.5 GB, FIBER_METADATA_MISSING found", ok)
-            )
-            print(results[-1][1], flush=True)
             archive.unlink()
 
         if want("snapshot"):
@@ -418,21 +407,15 @@ def main(argv: list[str] | None = None) -> int:
             got = _run_python(_FRAMES, str(root))
             over = got["peak"] - base
             ok = got["rows"].get("queues", 0) == 5000
-            results.append(
-                ("snapshot 5k queues", f"one {len(line) / 2**20:.1f} MiB line: {got['rows'].get('queues', 0)} queue rows; "
+            record("snapshot 5k queues", f"one {len(line) / 2**20:.1f} MiB line: {got['rows'].get('queues', 0)} queue rows; "
                  f"peak baseline + {over:.0f} MiB ({over / (len(line) / 2**20):.1f}x the line)", "5000 rows", ok)
-            )
-            print(results[-1][1], flush=True)
 
         if want("hostile-lines"):
             slowest = _run_python(_LONG_LINES)
             ok = slowest["s"] <= LONG_LINE_S
-            results.append(
-                ("long hostile lines", f"{slowest['cases']} cases (every log family x line shape x one character repeated "
+            record("long hostile lines", f"{slowest['cases']} cases (every log family x line shape x one character repeated "
                  f"over 200 KB): slowest {slowest['s']:.3f} s ({slowest['family']}, {slowest['shape']!r} x {slowest['char']!r})",
                  f"<= {LONG_LINE_S} s each (no super-linear pattern)", ok)
-            )
-            print(results[-1][1], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
